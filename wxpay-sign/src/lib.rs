@@ -1,0 +1,2 @@
+//! WeChat Pay API v2 signing.
+#![forbid(unsafe_code)]
