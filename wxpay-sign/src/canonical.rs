@@ -1,0 +1,232 @@
+//! The canonical parameter list (spec §2.1 steps 1–3) and the diagnostic strings built from it.
+
+use crate::SignError;
+
+/// How many signed fields are sorted on the stack; more spill into a `Vec`. Every red-packet
+/// request has fewer than 20.
+pub(crate) const INLINE_FIELDS: usize = 32;
+
+/// What the string to sign ends with, with the key itself left out.
+const KEY_PREFIX: &str = "key=";
+/// How diagnostics show the key.
+const REDACTED_KEY: &str = "***";
+
+/// The signed parameters: without `sign`, without empty values, sorted by the bytes of their
+/// names, names unique.
+pub(crate) struct Canonical<'a> {
+    inline: [(&'a str, &'a str); INLINE_FIELDS],
+    len: usize,
+    /// Used instead of `inline` once there are more than [`INLINE_FIELDS`] fields.
+    spill: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Canonical<'a> {
+    /// Filters, sorts and checks `pairs`. Allocates only above [`INLINE_FIELDS`] signed fields
+    /// (and for the error).
+    pub(crate) fn new(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, SignError> {
+        let mut this = Self {
+            inline: [("", ""); INLINE_FIELDS],
+            len: 0,
+            spill: Vec::new(),
+        };
+        for (key, value) in pairs {
+            if key == "sign" || value.is_empty() {
+                continue;
+            }
+            if !this.spill.is_empty() {
+                this.spill.push((key, value));
+            } else if this.len < INLINE_FIELDS {
+                this.inline[this.len] = (key, value);
+                this.len += 1;
+            } else {
+                this.spill.reserve(INLINE_FIELDS * 2);
+                this.spill.extend_from_slice(&this.inline);
+                this.spill.push((key, value));
+            }
+        }
+        let fields = if this.spill.is_empty() {
+            &mut this.inline[..this.len]
+        } else {
+            this.spill.as_mut_slice()
+        };
+        // `str`'s order is the order of its bytes: case-sensitive, `Z` < `_` < `a`.
+        // Unstable sort never allocates, and with unique names its result is unique too.
+        fields.sort_unstable_by_key(|&(key, _)| key);
+        if let Some(pair) = fields.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            return Err(SignError::DuplicateKey {
+                key: pair[0].0.to_owned(),
+            });
+        }
+        Ok(this)
+    }
+
+    /// The fields in signing order.
+    pub(crate) fn fields(&self) -> &[(&'a str, &'a str)] {
+        if self.spill.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spill
+        }
+    }
+
+    /// Feeds the string to sign, piece by piece, into `update`: `k1=v1&…&kn=vn&key=` followed
+    /// by `key`. With no fields at all it is just `key=` and the key.
+    pub(crate) fn feed(&self, key: &[u8], mut update: impl FnMut(&[u8])) {
+        for &(name, value) in self.fields() {
+            update(name.as_bytes());
+            update(b"=");
+            update(value.as_bytes());
+            update(b"&");
+        }
+        update(KEY_PREFIX.as_bytes());
+        update(key);
+    }
+
+    /// `k1=v1&…&kn=vn`, with no key (the spec's "stringA").
+    pub(crate) fn string_a(&self) -> String {
+        let len = self
+            .fields()
+            .iter()
+            .map(|(name, value)| name.len() + value.len() + 2)
+            .sum();
+        let mut out = String::with_capacity(len);
+        for &(name, value) in self.fields() {
+            if !out.is_empty() {
+                out.push('&');
+            }
+            out.push_str(name);
+            out.push('=');
+            out.push_str(value);
+        }
+        out
+    }
+
+    /// The string to sign with the key shown as `***`.
+    pub(crate) fn redacted(&self) -> String {
+        let mut out = self.string_a();
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(KEY_PREFIX);
+        out.push_str(REDACTED_KEY);
+        out
+    }
+}
+
+/// The spec's "stringA": the signed parameters sorted and joined as `k1=v1&k2=v2`, raw values,
+/// without `sign`, empty values or the key.
+///
+/// For tests and diagnostics; [`sign`](crate::sign) does not build it.
+///
+/// ```
+/// let a = wxpay_sign::string_a([("mch_id", "10000100"), ("attach", ""), ("appid", "wx1")])?;
+/// assert_eq!(a, "appid=wx1&mch_id=10000100");
+/// # Ok::<(), wxpay_sign::SignError>(())
+/// ```
+///
+/// # Errors
+///
+/// [`SignError::DuplicateKey`] if a signed parameter name occurs twice.
+pub fn string_a<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<String, SignError> {
+    Ok(Canonical::new(pairs)?.string_a())
+}
+
+/// The string to sign exactly as it is hashed, except that the key reads `***`:
+/// `k1=v1&…&kn=vn&key=***`. The one form of it that may be shown or logged.
+///
+/// With no signed parameters at all it is `key=***`.
+///
+/// ```
+/// let s = wxpay_sign::canonical_string_redacted([("body", "test"), ("appid", "wx1")])?;
+/// assert_eq!(s, "appid=wx1&body=test&key=***");
+/// # Ok::<(), wxpay_sign::SignError>(())
+/// ```
+///
+/// # Errors
+///
+/// [`SignError::DuplicateKey`] if a signed parameter name occurs twice.
+pub fn canonical_string_redacted<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<String, SignError> {
+    Ok(Canonical::new(pairs)?.redacted())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fed(canonical: &Canonical<'_>, key: &str) -> String {
+        let mut bytes = Vec::new();
+        canonical.feed(key.as_bytes(), |piece| bytes.extend_from_slice(piece));
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn fed_pieces_are_string_a_then_the_key() {
+        let c = Canonical::new([("b", "2"), ("a", "1"), ("sign", "X"), ("c", "")]).unwrap();
+        assert_eq!(c.string_a(), "a=1&b=2");
+        assert_eq!(fed(&c, "K"), "a=1&b=2&key=K");
+        assert_eq!(c.redacted(), "a=1&b=2&key=***");
+    }
+
+    #[test]
+    fn no_signed_fields_leaves_only_the_key() {
+        let c = Canonical::new([("sign", "X"), ("attach", "")]).unwrap();
+        assert_eq!(c.string_a(), "");
+        assert_eq!(fed(&c, "K"), "key=K");
+        assert_eq!(c.redacted(), "key=***");
+    }
+
+    #[test]
+    fn names_sort_by_bytes() {
+        let c =
+            Canonical::new([("a", "1"), ("_", "2"), ("Z", "3"), ("é", "4"), ("0", "5")]).unwrap();
+        assert_eq!(c.string_a(), "0=5&Z=3&_=2&a=1&é=4");
+    }
+
+    #[test]
+    fn duplicate_names_are_refused_even_with_equal_values() {
+        let err = Canonical::new([("a", "1"), ("b", "2"), ("a", "1")]).err();
+        assert_eq!(
+            err,
+            Some(SignError::DuplicateKey {
+                key: "a".to_owned()
+            })
+        );
+    }
+
+    #[test]
+    fn a_repeated_name_with_an_empty_value_or_named_sign_is_not_a_duplicate() {
+        let c = Canonical::new([("a", "1"), ("a", ""), ("sign", "X"), ("sign", "Y")]).unwrap();
+        assert_eq!(c.string_a(), "a=1");
+    }
+
+    #[test]
+    fn more_fields_than_fit_inline_spill_and_still_sort() {
+        let names: Vec<String> = (0..INLINE_FIELDS + 5)
+            .rev()
+            .map(|i| format!("k{i:03}"))
+            .collect();
+        let c = Canonical::new(names.iter().map(|n| (n.as_str(), "v"))).unwrap();
+        assert_eq!(c.fields().len(), INLINE_FIELDS + 5);
+        assert!(c.fields().windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(c.fields()[0].0, "k000");
+    }
+
+    #[test]
+    fn duplicates_are_found_after_spilling() {
+        let mut names: Vec<String> = (0..INLINE_FIELDS + 1).map(|i| format!("k{i:03}")).collect();
+        names.push("k007".to_owned());
+        let err = Canonical::new(names.iter().map(|n| (n.as_str(), "v"))).err();
+        assert_eq!(
+            err,
+            Some(SignError::DuplicateKey {
+                key: "k007".to_owned()
+            })
+        );
+    }
+}
