@@ -1,0 +1,499 @@
+//! Validated value types, parsed once at the boundary.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use crate::codec::{ValueSink, WireValue, is_xml_char, parse_canonical_u64};
+use crate::error::{Error, FieldProblem};
+
+/// An amount of money in fen (1/100 yuan). Never a float.
+///
+/// On the wire it is an integer number of fen (`total_amount=1000` is 10.00 yuan).
+/// [`Fen::parse_yuan`] reads the human form strictly ("12.34"); `Display` writes it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Fen(u64);
+
+impl Fen {
+    /// Zero fen.
+    pub const ZERO: Self = Self(0);
+
+    /// An amount of `fen` fen.
+    pub const fn new(fen: u64) -> Self {
+        Self(fen)
+    }
+
+    /// An amount of whole yuan, or `None` if it overflows.
+    pub const fn from_yuan(yuan: u64) -> Option<Self> {
+        match yuan.checked_mul(100) {
+            Some(fen) => Some(Self(fen)),
+            None => None,
+        }
+    }
+
+    /// The amount in fen.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// Parses yuan with at most two decimals: `"12"`, `"12.3"`, `"12.34"`.
+    ///
+    /// Signs, spaces, exponents, a bare or trailing `.`, a third decimal (`"1.005"`) and
+    /// overflow are errors; nothing is rounded.
+    pub fn parse_yuan(s: &str) -> Result<Self, Error> {
+        let bad = || Error::field("total_amount", FieldProblem::NotAYuanAmount);
+        let (int, frac) = match s.split_once('.') {
+            Some((int, frac)) => (int, Some(frac)),
+            None => (s, None),
+        };
+        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let frac_fen = match frac {
+            None => 0,
+            Some(f) if f.is_empty() || f.len() > 2 || !f.bytes().all(|b| b.is_ascii_digit()) => {
+                return Err(bad());
+            }
+            Some(f) => {
+                let digits: u64 = f.bytes().fold(0, |acc, b| acc * 10 + u64::from(b - b'0'));
+                if f.len() == 1 { digits * 10 } else { digits }
+            }
+        };
+        let overflow = || Error::field("total_amount", FieldProblem::Overflow);
+        let yuan: u64 = int.parse().map_err(|_| overflow())?;
+        yuan.checked_mul(100)
+            .and_then(|f| f.checked_add(frac_fen))
+            .map(Self)
+            .ok_or_else(overflow)
+    }
+
+    /// `self + other`, or `None` on overflow.
+    pub const fn checked_add(self, other: Self) -> Option<Self> {
+        match self.0.checked_add(other.0) {
+            Some(v) => Some(Self(v)),
+            None => None,
+        }
+    }
+
+    /// `self - other`, or `None` if `other` is larger.
+    pub const fn checked_sub(self, other: Self) -> Option<Self> {
+        match self.0.checked_sub(other.0) {
+            Some(v) => Some(Self(v)),
+            None => None,
+        }
+    }
+
+    /// `self * n`, or `None` on overflow.
+    pub const fn checked_mul(self, n: u64) -> Option<Self> {
+        match self.0.checked_mul(n) {
+            Some(v) => Some(Self(v)),
+            None => None,
+        }
+    }
+}
+
+/// Yuan with two decimals, e.g. `12.34`.
+impl fmt::Display for Fen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+    }
+}
+
+impl WireValue for Fen {
+    fn from_wire(field: &'static str, raw: &str) -> Result<Self, Error> {
+        parse_canonical_u64(field, raw).map(Self)
+    }
+
+    fn write_wire(&self, out: &mut ValueSink<'_>) {
+        out.integer(self.0);
+    }
+}
+
+/// The character set of a validated string type.
+#[derive(Clone, Copy)]
+enum Charset {
+    /// `0-9`.
+    Digits,
+    /// `0-9a-zA-Z`.
+    Alnum,
+    /// `0-9a-zA-Z_-`.
+    Token,
+    /// Printable ASCII (what a URL-encoded value holds).
+    PrintableAscii,
+    /// Any character XML can carry except control characters other than tab and newlines.
+    Text,
+}
+
+impl Charset {
+    fn allows(self, c: char) -> bool {
+        match self {
+            Self::Digits => c.is_ascii_digit(),
+            Self::Alnum => c.is_ascii_alphanumeric(),
+            Self::Token => c.is_ascii_alphanumeric() || c == '_' || c == '-',
+            Self::PrintableAscii => c.is_ascii_graphic(),
+            Self::Text => is_xml_char(c) && !matches!(c, '\u{7F}'..='\u{9F}'),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Digits => "ASCII digits",
+            Self::Alnum => "ASCII letters and digits",
+            Self::Token => "ASCII letters, digits, `_` and `-`",
+            Self::PrintableAscii => "printable ASCII",
+            Self::Text => "text without control characters",
+        }
+    }
+}
+
+/// Checks a required string: non-empty, at most `max` characters, all in `charset`.
+fn check(field: &'static str, s: &str, max: usize, charset: Charset) -> Result<(), Error> {
+    if s.is_empty() {
+        return Err(Error::field(field, FieldProblem::Missing));
+    }
+    if let Some(found) = s.chars().find(|&c| !charset.allows(c)) {
+        return Err(Error::field(
+            field,
+            FieldProblem::Charset {
+                found,
+                expected: charset.describe(),
+            },
+        ));
+    }
+    let actual = s.chars().count();
+    if actual > max {
+        return Err(Error::field(field, FieldProblem::TooLong { max, actual }));
+    }
+    Ok(())
+}
+
+macro_rules! string_type {
+    (
+        $(#[$meta:meta])*
+        $name:ident, field = $field:literal, max = $max:literal, charset = $charset:ident
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The longest accepted value, in characters.
+            pub const MAX_CHARS: usize = $max;
+
+            #[doc = concat!("Validates a value for the `", $field, "` field.")]
+            pub fn new(value: impl Into<String>) -> Result<Self, Error> {
+                Self::for_field($field, value.into())
+            }
+
+            fn for_field(field: &'static str, value: String) -> Result<Self, Error> {
+                check(field, &value, $max, Charset::$charset)?;
+                Ok(Self(value))
+            }
+
+            /// The value as sent on the wire.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The owned value.
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = Error;
+
+            fn try_from(value: &str) -> Result<Self, Error> {
+                Self::new(value)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = Error;
+
+            fn try_from(value: String) -> Result<Self, Error> {
+                Self::new(value)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = Error;
+
+            fn from_str(value: &str) -> Result<Self, Error> {
+                Self::new(value)
+            }
+        }
+
+        impl WireValue for $name {
+            fn from_wire(field: &'static str, raw: &str) -> Result<Self, Error> {
+                Self::for_field(field, raw.to_owned())
+            }
+
+            fn write_wire(&self, out: &mut ValueSink<'_>) {
+                out.text(&self.0);
+            }
+        }
+    };
+}
+
+string_type! {
+    /// `mch_billno`: the merchant's order number, the idempotency key of a send.
+    ///
+    /// 1 to 28 ASCII letters and digits, unique per merchant. The documented shape
+    /// (mch_id + `yyyymmdd` + 10 digits) is a suggestion the server does not enforce.
+    MchBillno, field = "mch_billno", max = 28, charset = Alnum
+}
+
+string_type! {
+    /// `mch_id` (also `sub_mch_id`, `consume_mch_id`): a merchant id, 1 to 32 digits.
+    MchId, field = "mch_id", max = 32, charset = Digits
+}
+
+string_type! {
+    /// `wxappid` / `appid` / `msgappid`: an Official Account or mini-program appid,
+    /// 1 to 32 ASCII letters, digits, `_` or `-`.
+    AppId, field = "wxappid", max = 32, charset = Token
+}
+
+string_type! {
+    /// `re_openid`: a user's openid under an appid, 1 to 32 ASCII letters, digits, `_`
+    /// or `-`.
+    OpenId, field = "re_openid", max = 32, charset = Token
+}
+
+string_type! {
+    /// `nonce_str`: the request's random string, 1 to 32 ASCII letters, digits, `_` or `-`.
+    /// Chosen by the caller (this crate has no randomness).
+    NonceStr, field = "nonce_str", max = 32, charset = Token
+}
+
+string_type! {
+    /// `send_name`: the sender's name shown to the user, at most 32 characters.
+    SendName, field = "send_name", max = 32, charset = Text
+}
+
+string_type! {
+    /// `wishing`: the blessing text, at most 128 characters.
+    Wishing, field = "wishing", max = 128, charset = Text
+}
+
+string_type! {
+    /// `act_name`: the activity name, at most 32 characters.
+    ActName, field = "act_name", max = 32, charset = Text
+}
+
+string_type! {
+    /// `remark`: the remark, at most 256 characters.
+    Remark, field = "remark", max = 256, charset = Text
+}
+
+/// `client_ip`: the IPv4 address of the machine calling the API, in dotted-quad form.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClientIp(String);
+
+impl ClientIp {
+    /// Validates a dotted-quad IPv4 address (at most 15 characters).
+    pub fn new(value: impl Into<String>) -> Result<Self, Error> {
+        Self::for_field("client_ip", value.into())
+    }
+
+    fn for_field(field: &'static str, value: String) -> Result<Self, Error> {
+        if value.is_empty() {
+            return Err(Error::field(field, FieldProblem::Missing));
+        }
+        if value.len() > 15 || value.parse::<Ipv4Addr>().is_err() {
+            return Err(Error::field(field, FieldProblem::NotIpv4));
+        }
+        Ok(Self(value))
+    }
+
+    /// The address as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The parsed address.
+    pub fn addr(&self) -> Ipv4Addr {
+        // `for_field` only accepts strings that parse.
+        self.0.parse().unwrap_or(Ipv4Addr::UNSPECIFIED)
+    }
+}
+
+impl From<Ipv4Addr> for ClientIp {
+    fn from(addr: Ipv4Addr) -> Self {
+        Self(addr.to_string())
+    }
+}
+
+impl fmt::Debug for ClientIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClientIp({:?})", self.0)
+    }
+}
+
+impl fmt::Display for ClientIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for ClientIp {
+    type Err = Error;
+
+    fn from_str(value: &str) -> Result<Self, Error> {
+        Self::new(value)
+    }
+}
+
+impl WireValue for ClientIp {
+    fn from_wire(field: &'static str, raw: &str) -> Result<Self, Error> {
+        Self::for_field(field, raw.to_owned())
+    }
+
+    fn write_wire(&self, out: &mut ValueSink<'_>) {
+        out.text(&self.0);
+    }
+}
+
+/// `risk_info`: risk-control hints, sent and signed URL-encoded (at most 128 characters).
+///
+/// Build it from its four documented keys with [`RiskInfo::builder`], or take an already
+/// encoded value with [`RiskInfo::from_encoded`].
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RiskInfo(String);
+
+impl RiskInfo {
+    /// The longest accepted value, in characters.
+    pub const MAX_CHARS: usize = 128;
+
+    /// Starts a builder.
+    pub fn builder() -> RiskInfoBuilder {
+        RiskInfoBuilder::default()
+    }
+
+    /// Takes a value that is already URL-encoded, as it goes on the wire.
+    pub fn from_encoded(value: impl Into<String>) -> Result<Self, Error> {
+        Self::for_field("risk_info", value.into())
+    }
+
+    fn for_field(field: &'static str, value: String) -> Result<Self, Error> {
+        check(field, &value, Self::MAX_CHARS, Charset::PrintableAscii)?;
+        Ok(Self(value))
+    }
+
+    /// The encoded value as sent (and signed).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RiskInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RiskInfo({:?})", self.0)
+    }
+}
+
+impl WireValue for RiskInfo {
+    fn from_wire(field: &'static str, raw: &str) -> Result<Self, Error> {
+        Self::for_field(field, raw.to_owned())
+    }
+
+    fn write_wire(&self, out: &mut ValueSink<'_>) {
+        out.text(&self.0);
+    }
+}
+
+/// Builds a [`RiskInfo`] from its documented keys: `urlencode("posttime=…&clientversion=…&
+/// mobile=…&deviceid=…")` with the keys that are set, in that order (the order of the
+/// official example).
+#[derive(Debug, Clone, Default)]
+pub struct RiskInfoBuilder {
+    posttime: Option<String>,
+    clientversion: Option<String>,
+    mobile: Option<String>,
+    deviceid: Option<String>,
+}
+
+impl RiskInfoBuilder {
+    /// `posttime`: when the user acted (a Unix timestamp in seconds).
+    pub fn posttime(mut self, value: impl Into<String>) -> Self {
+        self.posttime = Some(value.into());
+        self
+    }
+
+    /// `clientversion`: the version of the user's client.
+    pub fn client_version(mut self, value: impl Into<String>) -> Self {
+        self.clientversion = Some(value.into());
+        self
+    }
+
+    /// `mobile`: the user's phone number, country code then number, without `+`.
+    pub fn mobile(mut self, value: impl Into<String>) -> Self {
+        self.mobile = Some(value.into());
+        self
+    }
+
+    /// `deviceid`: a MAC address or device id.
+    pub fn device_id(mut self, value: impl Into<String>) -> Self {
+        self.deviceid = Some(value.into());
+        self
+    }
+
+    /// Encodes the keys that are set (empty values are left out). At least one is required
+    /// and the result must fit 128 characters.
+    pub fn build(self) -> Result<RiskInfo, Error> {
+        let mut plain = String::new();
+        for (key, value) in [
+            ("posttime", &self.posttime),
+            ("clientversion", &self.clientversion),
+            ("mobile", &self.mobile),
+            ("deviceid", &self.deviceid),
+        ] {
+            let Some(value) = value.as_deref().filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            if !plain.is_empty() {
+                plain.push('&');
+            }
+            plain.push_str(key);
+            plain.push('=');
+            plain.push_str(value);
+        }
+        RiskInfo::from_encoded(percent_encode(&plain))
+    }
+}
+
+/// Percent-encodes everything but ASCII letters, digits and `-_.~`, with lowercase hex as in
+/// the official `risk_info` example.
+fn percent_encode(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0F)]));
+        }
+    }
+    out
+}
