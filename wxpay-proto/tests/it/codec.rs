@@ -1,0 +1,333 @@
+//! The XML codec: what it reads, what it refuses, and that it never panics.
+
+use proptest::prelude::*;
+use wxpay_proto::{
+    DecodeLimits, ErrCode, Error, FieldProblem, RawMessage, RawValue, SendResponse, XmlError,
+    XmlMessage, gethbinfo, sendredpack,
+};
+
+fn xml_error(bytes: &[u8]) -> XmlError {
+    match RawMessage::parse(bytes) {
+        Err(Error::Xml(e)) => e,
+        other => panic!("expected an XML error, got {other:?}"),
+    }
+}
+
+#[test]
+fn cdata_escaped_text_and_entities_read_the_same() {
+    let xml = "<xml><a><![CDATA[x<&>y]]></a><b>x&lt;&amp;&gt;y</b><c>x&#60;&#x26;&gt;y</c>\
+               <d>x<![CDATA[<&]]>&gt;y</d></xml>";
+
+    let raw = RawMessage::parse(xml.as_bytes()).unwrap();
+
+    for name in ["a", "b", "c", "d"] {
+        assert_eq!(raw.text(name), Some("x<&>y"), "field {name}");
+    }
+}
+
+#[test]
+fn a_split_cdata_section_joins_back_into_one_value() {
+    let xml = "<xml><a><![CDATA[p]]]]><![CDATA[>q]]></a></xml>";
+
+    let raw = RawMessage::parse(xml.as_bytes()).unwrap();
+
+    assert_eq!(raw.text("a"), Some("p]]>q"));
+}
+
+#[test]
+fn integers_read_bare_or_in_cdata() {
+    let bare = "<xml><return_code>SUCCESS</return_code><total_amount>100</total_amount></xml>";
+    let cdata =
+        "<xml><return_code>SUCCESS</return_code><total_amount><![CDATA[100]]></total_amount></xml>";
+
+    for xml in [bare, cdata] {
+        let r = SendResponse::from_xml(xml.as_bytes()).unwrap();
+        assert_eq!(r.total_amount.map(|f| f.get()), Some(100));
+    }
+}
+
+#[test]
+fn non_canonical_integers_are_field_errors_not_guesses() {
+    for value in [
+        "0100",
+        "+1",
+        "-1",
+        "1.0",
+        " 1",
+        "1e3",
+        "99999999999999999999999",
+    ] {
+        let xml = format!(
+            "<xml><return_code>SUCCESS</return_code><total_amount>{value}</total_amount></xml>"
+        );
+        let err = SendResponse::from_xml(xml.as_bytes()).unwrap_err();
+        assert_eq!(err.field_name(), Some("total_amount"), "value {value:?}");
+        assert_eq!(err.err_code(), ErrCode::ParamError);
+    }
+}
+
+#[test]
+fn a_declaration_comments_and_a_bom_are_accepted() {
+    let xml = "\u{FEFF}<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- hi -->\n<xml>\n  <a>1</a>\n</xml>\n";
+
+    let raw = RawMessage::parse(xml.as_bytes()).unwrap();
+
+    assert_eq!(raw.text("a"), Some("1"));
+    assert_eq!(raw.len(), 1);
+}
+
+#[test]
+fn an_empty_element_is_the_same_as_an_absent_one() {
+    let xml = "<xml><return_code>SUCCESS</return_code><return_msg/><mch_id></mch_id></xml>";
+
+    let r = SendResponse::from_xml(xml.as_bytes()).unwrap();
+
+    assert_eq!(r.header.return_msg, None);
+    assert_eq!(r.mch_id, None);
+}
+
+#[test]
+fn unknown_fields_are_kept_and_written_back() {
+    let xml = "<xml><return_code>SUCCESS</return_code><new_field><![CDATA[v]]></new_field>\
+               <nested><x>1</x><y>2</y></nested></xml>";
+
+    let r = SendResponse::from_xml(xml.as_bytes()).unwrap();
+    let again = SendResponse::from_xml(r.to_xml().as_bytes()).unwrap();
+
+    assert_eq!(
+        r.unknown.get("new_field"),
+        Some(&RawValue::Text("v".to_owned()))
+    );
+    assert_eq!(
+        r.unknown.get("nested"),
+        Some(&RawValue::Elements(vec![
+            ("x".to_owned(), RawValue::Text("1".to_owned())),
+            ("y".to_owned(), RawValue::Text("2".to_owned())),
+        ]))
+    );
+    assert_eq!(again, r);
+}
+
+#[test]
+fn encoding_writes_strings_as_cdata_and_integers_bare() {
+    let mut request = crate::support::sendredpack_example();
+    request.send_name = wxpay_proto::SendName::new("a]]>b<&").unwrap();
+
+    let xml = request.to_xml();
+
+    assert!(xml.starts_with("<xml>") && xml.ends_with("</xml>"));
+    assert!(xml.contains("<total_amount>1000</total_amount>"));
+    assert!(xml.contains("<total_num>1</total_num>"));
+    assert!(xml.contains("<send_name><![CDATA[a]]]]><![CDATA[>b<&]]></send_name>"));
+    assert_eq!(
+        sendredpack::Request::from_xml(xml.as_bytes())
+            .unwrap()
+            .send_name
+            .as_str(),
+        "a]]>b<&"
+    );
+}
+
+#[test]
+fn a_doctype_is_refused_whatever_it_declares() {
+    let xxe = "<?xml version=\"1.0\"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\
+               <xml><a>&xxe;</a></xml>";
+    let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">\
+                  <!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\
+                  <!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">]>\
+                  <xml><a>&lol3;</a></xml>";
+    let plain = "<!DOCTYPE xml><xml><a>1</a></xml>";
+
+    for doc in [xxe, laughs, plain] {
+        assert_eq!(xml_error(doc.as_bytes()), XmlError::Doctype);
+    }
+}
+
+#[test]
+fn an_undeclared_entity_is_refused() {
+    let err = xml_error(b"<xml><a>&xxe;</a></xml>");
+
+    assert_eq!(
+        err,
+        XmlError::UnknownEntity {
+            name: "xxe".to_owned()
+        }
+    );
+}
+
+#[test]
+fn a_character_reference_to_a_forbidden_character_is_refused() {
+    assert_eq!(
+        xml_error(b"<xml><a>&#0;</a></xml>"),
+        XmlError::InvalidCharRef
+    );
+    assert_eq!(
+        xml_error(b"<xml><a>&#x1;</a></xml>"),
+        XmlError::InvalidCharRef
+    );
+    assert_eq!(
+        xml_error(b"<xml><a>&#xD800;</a></xml>"),
+        XmlError::InvalidCharRef
+    );
+}
+
+#[test]
+fn size_element_count_and_depth_are_capped() {
+    let limits = DecodeLimits::DEFAULT;
+    let big = format!("<xml><a>{}</a></xml>", "x".repeat(limits.max_bytes));
+    let many = format!(
+        "<xml>{}</xml>",
+        "<hblist><a>1</a></hblist>".repeat(limits.max_elements)
+    );
+    let deep = format!(
+        "<xml>{}1{}</xml>",
+        "<a>".repeat(limits.max_depth),
+        "</a>".repeat(limits.max_depth)
+    );
+
+    assert_eq!(
+        xml_error(big.as_bytes()),
+        XmlError::TooLarge {
+            limit: limits.max_bytes
+        }
+    );
+    assert!(matches!(
+        xml_error(many.as_bytes()),
+        XmlError::TooManyElements { .. }
+    ));
+    assert!(matches!(
+        xml_error(deep.as_bytes()),
+        XmlError::TooDeep { .. }
+    ));
+}
+
+#[test]
+fn custom_limits_apply() {
+    let mut limits = DecodeLimits::DEFAULT;
+    limits.max_bytes = 16;
+
+    let err = gethbinfo::Response::from_xml_with_limits(
+        b"<xml><return_code>SUCCESS</return_code></xml>",
+        &limits,
+    )
+    .unwrap_err();
+
+    assert_eq!(err, Error::Xml(XmlError::TooLarge { limit: 16 }));
+}
+
+#[test]
+fn malformed_documents_are_typed_errors() {
+    type Expect = fn(&XmlError) -> bool;
+    let cases: &[(&[u8], Expect)] = &[
+        (b"", |e| *e == XmlError::Empty),
+        (b"  \r\n ", |e| *e == XmlError::Empty),
+        (b"<html><body>502</body></html>", |e| {
+            *e == XmlError::WrongRoot
+        }),
+        (b"not xml at all", |e| {
+            matches!(e, XmlError::TrailingContent | XmlError::WrongRoot)
+        }),
+        (b"<xml><a>1</a>", |e| {
+            matches!(e, XmlError::Malformed { .. })
+        }),
+        (b"<xml><a>1</b></xml>", |e| {
+            matches!(e, XmlError::Malformed { .. })
+        }),
+        (b"<xml><a>1</a></xml><xml></xml>", |e| {
+            *e == XmlError::TrailingContent
+        }),
+        (b"<xml><a>1</a></xml>junk", |e| {
+            *e == XmlError::TrailingContent
+        }),
+        (b"<xml><a>1</a><a>2</a></xml>", |e| {
+            matches!(e, XmlError::DuplicateElement { .. })
+        }),
+        (b"<xml><a>t<b>1</b></a></xml>", |e| {
+            *e == XmlError::MixedContent
+        }),
+        (b"<xml>text</xml>", |e| *e == XmlError::MixedContent),
+        (b"<xml><a>\xff\xfe</a></xml>", |e| {
+            matches!(e, XmlError::NotUtf8 { offset: 8 })
+        }),
+    ];
+
+    for (bytes, expected) in cases {
+        let err = xml_error(bytes);
+        assert!(
+            expected(&err),
+            "{:?} gave {err:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
+
+#[test]
+fn every_xml_error_maps_to_xml_error_on_the_wire() {
+    let err = sendredpack::Request::from_xml(b"").unwrap_err();
+
+    assert_eq!(err.err_code(), ErrCode::XmlError);
+    assert_eq!(err.wire_description(), "输入xml参数格式错误");
+    assert_eq!(err.field_name(), None);
+}
+
+#[test]
+fn a_field_with_nested_elements_where_text_is_expected_is_a_shape_error() {
+    let err =
+        SendResponse::from_xml(b"<xml><return_code><x>1</x></return_code></xml>").unwrap_err();
+
+    assert_eq!(
+        err,
+        Error::Field {
+            field: "return_code",
+            problem: FieldProblem::Shape
+        }
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = RawMessage::parse(&bytes);
+        let _ = sendredpack::Request::from_xml(&bytes);
+        let _ = gethbinfo::Response::from_xml(&bytes);
+    }
+
+    #[test]
+    fn decoding_xml_like_noise_never_panics(
+        pieces in proptest::collection::vec(
+            prop::sample::select(vec![
+                "<xml>", "</xml>", "<a>", "</a>", "<hblist>", "</hblist>", "<hbinfo>", "</hbinfo>",
+                "<![CDATA[", "]]>", "&lt;", "&", ";", "&#x", "&#", "<!DOCTYPE x>", "<?xml?>",
+                "<!--", "-->", "<", ">", "/", "1", "天", " ", "\n", "<amount>", "</amount>",
+                "<return_code>", "</return_code>", "SUCCESS", "<b/>", "\"", "'",
+            ]),
+            0..64,
+        )
+    ) {
+        let doc: String = pieces.concat();
+        let _ = RawMessage::parse(doc.as_bytes());
+        let _ = gethbinfo::Response::from_xml(doc.as_bytes());
+        let _ = SendResponse::from_xml(doc.as_bytes());
+    }
+
+    #[test]
+    fn whatever_decodes_reencodes_to_an_equal_message(
+        pieces in proptest::collection::vec(
+            prop::sample::select(vec![
+                "<return_code>SUCCESS</return_code>", "<return_code>FAIL</return_code>",
+                "<x>", "</x>", "<y>v</y>", "<![CDATA[", "]]>", "&lt;", "&amp;", "天", " ",
+                "<total_num>3</total_num>", "<hblist><hbinfo><openid>o</openid><amount>1</amount></hbinfo></hblist>",
+                "<status>SENT</status>", "<err_code>NOTENOUGH</err_code>",
+            ]),
+            0..24,
+        )
+    ) {
+        let doc = format!("<xml>{}</xml>", pieces.concat());
+        if let Ok(first) = gethbinfo::Response::from_xml(doc.as_bytes()) {
+            let second = gethbinfo::Response::from_xml(first.to_xml().as_bytes()).unwrap();
+            prop_assert_eq!(second, first);
+        }
+    }
+}
