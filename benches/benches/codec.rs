@@ -1,0 +1,41 @@
+//! The XML codec on the fixtures: encoding the signed request, decoding the query response,
+//! and a client's whole round (build the typed request, sign, encode, decode the response).
+
+use std::hint::black_box;
+
+use benches::{Fixture, RESPONSE_GETHBINFO_XML};
+use criterion::{Criterion, criterion_group, criterion_main};
+use wxpay_proto::{ApiRequest, XmlMessage, gethbinfo};
+use wxpay_sign::{SignType, sign};
+
+fn bench_codec(c: &mut Criterion) {
+    let fixture = Fixture::load().expect("fixture loads");
+    let key = fixture.key().expect("fixture key");
+    let mut signed = fixture.request().expect("fixture request");
+    let signature = sign(SignType::Md5, &key, signed.sign_fields().pairs()).expect("signs");
+    signed.set_sign(signature.as_str().to_owned());
+
+    let mut group = c.benchmark_group("codec");
+    group.bench_function("sendredpack/encode signed request", |b| {
+        b.iter(|| black_box(&signed).to_xml())
+    });
+    group.bench_function("gethbinfo/decode response", |b| {
+        b.iter(|| gethbinfo::Response::from_xml(black_box(RESPONSE_GETHBINFO_XML.as_bytes())))
+    });
+    group.bench_function("round/build, sign, encode, decode response", |b| {
+        b.iter(|| {
+            let mut request = fixture.request().expect("fixture request");
+            let signature =
+                sign(SignType::Md5, &key, request.sign_fields().pairs()).expect("signs");
+            request.set_sign(signature.as_str().to_owned());
+            let body = request.to_xml();
+            let response =
+                gethbinfo::Response::from_xml(RESPONSE_GETHBINFO_XML.as_bytes()).expect("decodes");
+            (body.len(), response)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_codec);
+criterion_main!(benches);
