@@ -26,6 +26,7 @@ pub const RESPONSE_GETHBINFO_XML: &str = include_str!("../fixtures/response_geth
 
 /// The fixture: its API key and its parameters as `(name, value)` pairs, sorted by name.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Fixture {
     /// The API key.
     pub api_key: String,
