@@ -146,7 +146,7 @@ impl HttpsTransport {
             .body(Full::new(body))
             .map_err(|e| TransportError::with_source(Kind::InvalidPath(path.to_owned()), e))?;
 
-        let mut sender = self.sender_for(index, target, deadline).await?;
+        let (mut sender, reused) = self.sender_for(index, target, deadline).await?;
 
         // From here on the request is in hyper's hands: only hyper handing it back proves that
         // none of it was written.
@@ -163,7 +163,9 @@ impl HttpsTransport {
                     let error = e.into_error();
                     let kind = if unsent {
                         Kind::ClosedBeforeSend(authority())
-                    } else if tls::is_handshake_rejection(&error) {
+                    } else if !reused && tls::is_handshake_rejection(&error) {
+                        // Only the first request on a connection can meet the end of its
+                        // handshake (TLS 1.3 reports a refused client certificate there).
                         Kind::Tls(authority())
                     } else {
                         Kind::AfterSend(authority())
@@ -211,19 +213,19 @@ impl HttpsTransport {
         Ok(Response::new(status, body))
     }
 
-    /// A ready connection to `target`: an idle pooled one, else a new one.
+    /// A ready connection to `target`: an idle pooled one (`true`), else a new one (`false`).
     async fn sender_for(
         &self,
         index: usize,
         target: &Target,
         deadline: Instant,
-    ) -> Result<Sender, TransportError> {
+    ) -> Result<(Sender, bool), TransportError> {
         let shared = &self.shared;
         while let Some(mut sender) = shared.pool.checkout(index) {
             match tokio::time::timeout_at(deadline, sender.ready()).await {
                 Ok(Ok(())) => {
                     tracing::trace!(authority = target.authority, "reusing a pooled connection");
-                    return Ok(sender);
+                    return Ok((sender, true));
                 }
                 Ok(Err(e)) => {
                     tracing::trace!(error = %e, "discarding a closed pooled connection");
@@ -255,7 +257,7 @@ impl HttpsTransport {
             }
         });
         match tokio::time::timeout_at(limit, sender.ready()).await {
-            Ok(Ok(())) => Ok(sender),
+            Ok(Ok(())) => Ok((sender, false)),
             Ok(Err(e)) => Err(TransportError::with_source(
                 Kind::ClosedBeforeSend(target.authority.clone()),
                 e,

@@ -201,6 +201,12 @@ impl ClientIdentity {
             }
         }
         certificate.check_at(now, cert_name)?;
+        tracing::info!(
+            origin,
+            subject = certificate.subject(),
+            not_after = %UtcTime(certificate.not_after_unix),
+            "merchant client certificate loaded"
+        );
         if certificate.expires_within(now, EXPIRY_WARNING) {
             tracing::warn!(
                 origin,

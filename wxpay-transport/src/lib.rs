@@ -58,8 +58,8 @@
 //! # Crate features
 //!
 //! - `test-util` (off by default): test doubles for code built on [`Transport`]:
-//!   [`CapturingTransport`] (records requests, replays scripted responses and errors) and
-//!   [`NeverTransport`] (never answers), plus [`TransportError::simulated`]. Nothing in it
+//!   `CapturingTransport` (records requests, replays scripted responses and errors) and
+//!   `NeverTransport` (never answers), plus `TransportError::simulated`. Nothing in it
 //!   changes the production transport.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]

@@ -10,8 +10,8 @@ use crate::error::TransportError;
 /// Posts a request body to a path of the WeChat Pay API and returns the response.
 ///
 /// [`HttpsTransport`](crate::HttpsTransport) is the production implementation; the
-/// `test-util` feature adds doubles ([`CapturingTransport`](crate::CapturingTransport),
-/// [`NeverTransport`](crate::NeverTransport)).
+/// `test-util` feature adds doubles (`CapturingTransport`,
+/// `NeverTransport`).
 ///
 /// An implementation never retries a request by itself. When it fails, the error says whether
 /// the request [may have reached the server](TransportError::may_have_been_sent).

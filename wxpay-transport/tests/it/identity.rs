@@ -53,7 +53,8 @@ fn a_modern_pkcs12_file_loads_with_the_mch_id_as_password() {
         EncryptionAlgorithm::PbeWithHmacSha256AndAes256,
         MacAlgorithm::HmacSha256,
     );
-    let path = write(&scratch_dir("p12-modern"), "apiclient_cert.p12", p12);
+    let dir = scratch_dir("p12-modern");
+    let path = write(&dir, "apiclient_cert.p12", p12);
 
     // Act
     let identity = ClientIdentity::from_pkcs12_file(&path, MCH_ID).expect("load PKCS#12");
@@ -71,7 +72,8 @@ fn a_legacy_rc2_40_pkcs12_file_with_a_sha1_mac_loads() {
         EncryptionAlgorithm::PbeWithShaAnd40BitRc4Cbc, // p12-keystore's name for the RC2-40 OID
         MacAlgorithm::HmacSha1,
     );
-    let path = write(&scratch_dir("p12-rc2"), "apiclient_cert.p12", p12);
+    let dir = scratch_dir("p12-rc2");
+    let path = write(&dir, "apiclient_cert.p12", p12);
 
     // Act
     let identity = ClientIdentity::from_pkcs12_file(&path, MCH_ID);
@@ -138,7 +140,8 @@ fn a_wrong_pkcs12_password_is_reported_as_such_naming_the_file() {
         EncryptionAlgorithm::PbeWithShaAnd40BitRc4Cbc,
         MacAlgorithm::HmacSha1,
     );
-    let path = write(&scratch_dir("p12-password"), "apiclient_cert.p12", p12);
+    let dir = scratch_dir("p12-password");
+    let path = write(&dir, "apiclient_cert.p12", p12);
 
     // Act
     let error = ClientIdentity::from_pkcs12_file_with_password(&path, "not-the-password")

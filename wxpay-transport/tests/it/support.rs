@@ -128,15 +128,31 @@ impl Leaf {
     }
 }
 
-/// A fresh directory under the integration tests' scratch space.
-pub(crate) fn scratch_dir(test: &str) -> PathBuf {
+/// A fresh directory under the integration tests' scratch space, removed on drop.
+pub(crate) struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub(crate) fn scratch_dir(test: &str) -> Scratch {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join("wxpay-transport-it")
         .join(format!("{test}-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
+    Scratch(dir)
 }
 
 pub(crate) fn write(dir: &std::path::Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
