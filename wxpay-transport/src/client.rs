@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
@@ -47,6 +48,9 @@ pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 const DEFAULT_MAX_IDLE_PER_HOST: usize = 8;
+
+/// How long a failed first request waits for its connection to report why it ended.
+const VERDICT_WAIT: Duration = Duration::from_secs(1);
 
 const CONTENT_TYPE_VALUE: &str = "text/xml; charset=utf-8";
 
@@ -146,7 +150,10 @@ impl HttpsTransport {
             .body(Full::new(body))
             .map_err(|e| TransportError::with_source(Kind::InvalidPath(path.to_owned()), e))?;
 
-        let (mut sender, reused) = self.sender_for(index, target, deadline).await?;
+        let Checkout {
+            mut sender,
+            verdict,
+        } = self.sender_for(index, target, deadline).await?;
 
         // From here on the request is in hyper's hands: only hyper handing it back proves that
         // none of it was written.
@@ -161,12 +168,10 @@ impl HttpsTransport {
                 Ok(Err(mut e)) => {
                     let unsent = e.take_message().is_some();
                     let error = e.into_error();
-                    let kind = if unsent {
-                        Kind::ClosedBeforeSend(authority())
-                    } else if !reused && tls::is_handshake_rejection(&error) {
-                        // Only the first request on a connection can meet the end of its
-                        // handshake (TLS 1.3 reports a refused client certificate there).
+                    let kind = if handshake_refused(&error, verdict, deadline).await {
                         Kind::Tls(authority())
+                    } else if unsent {
+                        Kind::ClosedBeforeSend(authority())
                     } else {
                         Kind::AfterSend(authority())
                     };
@@ -213,36 +218,36 @@ impl HttpsTransport {
         Ok(Response::new(status, body))
     }
 
-    /// A ready connection to `target`: an idle pooled one (`true`), else a new one (`false`).
+    /// A ready connection to `target`: an idle pooled one, else a new one.
     async fn sender_for(
         &self,
         index: usize,
         target: &Target,
         deadline: Instant,
-    ) -> Result<(Sender, bool), TransportError> {
+    ) -> Result<Checkout, TransportError> {
         let shared = &self.shared;
         while let Some(mut sender) = shared.pool.checkout(index) {
-            match tokio::time::timeout_at(deadline, sender.ready()).await {
+            // An idle connection is ready at once; one that is not within the connect timeout
+            // is dropped in favour of a new connection (whose opening honours the deadline).
+            let limit = connect_limit(shared.connect_timeout, deadline);
+            match tokio::time::timeout_at(limit, sender.ready()).await {
                 Ok(Ok(())) => {
                     tracing::trace!(authority = target.authority, "reusing a pooled connection");
-                    return Ok((sender, true));
+                    return Ok(Checkout {
+                        sender,
+                        verdict: None,
+                    });
                 }
                 Ok(Err(e)) => {
                     tracing::trace!(error = %e, "discarding a closed pooled connection");
                 }
                 Err(_elapsed) => {
-                    return Err(TransportError::new(Kind::ConnectTimeout {
-                        authority: target.authority.clone(),
-                        after: shared.request_timeout,
-                    }));
+                    tracing::trace!("discarding a pooled connection that did not become ready");
                 }
             }
         }
 
-        let now = Instant::now();
-        let limit = now
-            .checked_add(shared.connect_timeout)
-            .map_or(deadline, |l| l.min(deadline));
+        let limit = connect_limit(shared.connect_timeout, deadline);
         let stream = target.connect(&shared.tls, limit).await?;
         let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
             .handshake(TokioIo::new(stream))
@@ -251,17 +256,33 @@ impl HttpsTransport {
                 TransportError::with_source(Kind::ClosedBeforeSend(target.authority.clone()), e)
             })?;
         let authority = target.authority.clone();
+        let (verdict_tx, verdict) = oneshot::channel();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(authority, error = %e, "connection ended with an error");
-            }
+            let refused = match connection.await {
+                Ok(()) => false,
+                Err(e) => {
+                    tracing::debug!(authority, error = %e, "connection ended with an error");
+                    tls::is_handshake_rejection(&e)
+                }
+            };
+            // Nobody listens once the first request went through: that is fine.
+            let _ = verdict_tx.send(refused);
         });
         match tokio::time::timeout_at(limit, sender.ready()).await {
-            Ok(Ok(())) => Ok((sender, false)),
-            Ok(Err(e)) => Err(TransportError::with_source(
-                Kind::ClosedBeforeSend(target.authority.clone()),
-                e,
-            )),
+            Ok(Ok(())) => Ok(Checkout {
+                sender,
+                verdict: Some(verdict),
+            }),
+            // The server may refuse the client certificate (TLS 1.3) before the request is even
+            // handed over: the connection task reads the alert and ends.
+            Ok(Err(e)) => {
+                let kind = if handshake_refused(&e, Some(verdict), limit).await {
+                    Kind::Tls(target.authority.clone())
+                } else {
+                    Kind::ClosedBeforeSend(target.authority.clone())
+                };
+                Err(TransportError::with_source(kind, e))
+            }
             Err(_elapsed) => Err(TransportError::new(Kind::ConnectTimeout {
                 authority: target.authority.clone(),
                 after: remaining(limit),
@@ -288,6 +309,47 @@ impl fmt::Debug for HttpsTransport {
             .field("max_response_body_bytes", &shared.max_response_body_bytes)
             .finish_non_exhaustive()
     }
+}
+
+/// A connection ready for one request.
+struct Checkout {
+    sender: Sender,
+    /// For a new connection: whether it ended because the server refused the TLS handshake.
+    /// `None` for a pooled connection, which has served a request already.
+    verdict: Option<oneshot::Receiver<bool>>,
+}
+
+/// Whether a request failed because the server refused the TLS handshake.
+///
+/// With TLS 1.3 the client finishes its side of the handshake before the server has checked
+/// the client certificate; a refusal then arrives as a handshake alert on the first use of the
+/// connection, either in the request's own error or in the error that ended the connection
+/// (which `verdict` reports). A server sends such an alert instead of reading any application
+/// data, so the request was not processed. Only a new connection (`verdict` is `Some`) can meet
+/// the end of its handshake.
+async fn handshake_refused(
+    error: &hyper::Error,
+    verdict: Option<oneshot::Receiver<bool>>,
+    deadline: Instant,
+) -> bool {
+    let Some(verdict) = verdict else {
+        return false;
+    };
+    if tls::is_handshake_rejection(error) {
+        return true;
+    }
+    // The connection is ending; its task reports why within moments.
+    let limit = Instant::now()
+        .checked_add(VERDICT_WAIT)
+        .map_or(deadline, |l| l.min(deadline));
+    matches!(tokio::time::timeout_at(limit, verdict).await, Ok(Ok(true)))
+}
+
+/// The end of the connect timeout started now, or the deadline if that comes first.
+fn connect_limit(connect_timeout: Duration, deadline: Instant) -> Instant {
+    Instant::now()
+        .checked_add(connect_timeout)
+        .map_or(deadline, |limit| limit.min(deadline))
 }
 
 async fn read_capped(

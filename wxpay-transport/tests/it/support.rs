@@ -447,3 +447,16 @@ impl Blackhole {
         }
     }
 }
+
+/// Whether `condition` becomes true within [`GENEROUS`] (for counters a server task updates
+/// after the client has already seen the outcome).
+pub(crate) async fn eventually(condition: impl Fn() -> bool) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < GENEROUS {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    condition()
+}
