@@ -165,6 +165,7 @@ impl ClientIdentity {
         if chain.is_empty() {
             return Err(IdentityError::new(name, IdentityKind::NoCertificate));
         }
+        // `leaf` is a position found in `chain`, or 0 in a `chain` just checked to be non-empty.
         let leaf_cert = chain.remove(leaf);
         chain.insert(0, leaf_cert);
         Self::assemble(chain, signing_key, name, name, name.to_owned(), now)
