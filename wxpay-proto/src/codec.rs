@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use quick_xml::events::Event;
 
 use crate::error::{Error, FieldProblem, XmlError};
+use crate::sign_fields::SignValue;
 
 /// The value of one element: text, or nested elements (in document order).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -328,6 +329,8 @@ pub(crate) trait WireValue: Sized {
     fn from_wire(field: &'static str, raw: &str) -> Result<Self, Error>;
     /// Writes the wire form.
     fn write_wire(&self, out: &mut ValueSink<'_>);
+    /// The value as a signature covers it (the exact wire text).
+    fn sign_value(&self) -> SignValue<'_>;
 }
 
 /// Where a [`WireValue`] writes itself: CDATA text or a bare integer.
@@ -377,6 +380,10 @@ impl WireValue for String {
     fn write_wire(&self, out: &mut ValueSink<'_>) {
         out.text(self);
     }
+
+    fn sign_value(&self) -> SignValue<'_> {
+        SignValue::Str(self)
+    }
 }
 
 /// Parses a canonical non-negative decimal integer: digits only, no sign, no leading zero.
@@ -403,6 +410,10 @@ impl WireValue for u32 {
 
     fn write_wire(&self, out: &mut ValueSink<'_>) {
         out.integer(u64::from(*self));
+    }
+
+    fn sign_value(&self) -> SignValue<'_> {
+        SignValue::Number(u64::from(*self))
     }
 }
 

@@ -104,6 +104,10 @@ macro_rules! wire_enum {
             fn write_wire(&self, out: &mut crate::codec::ValueSink<'_>) {
                 out.text(self.as_str());
             }
+
+            fn sign_value(&self) -> crate::sign_fields::SignValue<'_> {
+                crate::sign_fields::SignValue::Str(self.as_str())
+            }
         }
     };
 }

@@ -10,34 +10,47 @@
 
 use std::collections::BTreeMap;
 
-use crate::codec::{FieldReader, RawMessage, RawValue, XmlWriter};
+use crate::codec::{FieldReader, XmlWriter};
 use crate::enums::{BillType, ErrCode, HbType, SendType, Status};
 use crate::error::Error;
 use crate::header::{ReturnHeader, ReturnStatus};
-use crate::message::{ApiRequest, XmlMessage};
 use crate::rules;
-use crate::sign_fields::SignFields;
 use crate::types::{AppId, Fen, MchBillno, MchId, NonceStr};
+use crate::wire_struct::Slot;
 
-/// A `gethbinfo` request. The appid field is named `appid` here (not `wxappid`); `sign_type`,
-/// `sub_mch_id` and `sub_appid` are not part of it (signing them gives `SIGN_ERROR`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Request {
-    /// `nonce_str`.
-    pub nonce_str: NonceStr,
-    /// `sign`: set after signing [`ApiRequest::sign_fields`].
-    pub sign: Option<String>,
-    /// `mch_billno`: the billno used when sending.
-    pub mch_billno: MchBillno,
-    /// `mch_id`.
-    pub mch_id: MchId,
-    /// `appid`: the appid the packet was sent with.
-    pub appid: AppId,
-    /// `bill_type`: must be `MCHT`.
-    pub bill_type: BillType,
-    /// Fields this crate does not know.
-    pub unknown: BTreeMap<String, RawValue>,
+wire_struct! {
+    /// A `gethbinfo` request. The appid field is named `appid` here (not `wxappid`);
+    /// `sign_type`, `sub_mch_id` and `sub_appid` are not part of it (signing them gives
+    /// `SIGN_ERROR`).
+    pub struct Request {
+        signed {
+            /// `nonce_str`.
+            nonce_str: NonceStr,
+            /// `mch_billno`: the billno used when sending.
+            mch_billno: MchBillno,
+            /// `mch_id`.
+            mch_id: MchId,
+            /// `appid`: the appid the packet was sent with.
+            appid: AppId,
+            /// `bill_type`: must be `MCHT`.
+            bill_type: BillType,
+        }
+        fields {
+            /// `sign`: set after signing `sign_fields()`.
+            sign: Option<String>,
+        }
+    }
+}
+
+api_request!(
+    Request,
+    response = Response,
+    path = "/mmpaymkttransfers/gethbinfo",
+    validate = validate
+);
+
+fn validate(r: &Request) -> Result<(), Error> {
+    rules::check_bill_type(&r.bill_type)
 }
 
 impl Request {
@@ -45,127 +58,61 @@ impl Request {
     pub fn new(nonce_str: NonceStr, mch_billno: MchBillno, mch_id: MchId, appid: AppId) -> Self {
         Self {
             nonce_str,
-            sign: None,
             mch_billno,
             mch_id,
             appid,
             bill_type: BillType::Mcht,
+            sign: None,
             unknown: BTreeMap::new(),
         }
-    }
-}
-
-impl XmlMessage for Request {
-    fn from_raw(raw: RawMessage) -> Result<Self, Error> {
-        let mut r = raw.into_reader();
-        Ok(Self {
-            nonce_str: r.required("nonce_str")?,
-            sign: r.optional("sign")?,
-            mch_billno: r.required("mch_billno")?,
-            mch_id: r.required("mch_id")?,
-            appid: r.required("appid")?,
-            bill_type: r.required("bill_type")?,
-            unknown: r.into_unknown(),
-        })
-    }
-
-    fn to_xml(&self) -> String {
-        let mut w = XmlWriter::new();
-        w.field("nonce_str", &self.nonce_str);
-        w.optional("sign", self.sign.as_ref());
-        w.field("mch_billno", &self.mch_billno);
-        w.field("mch_id", &self.mch_id);
-        w.field("appid", &self.appid);
-        w.field("bill_type", &self.bill_type);
-        w.unknown(&self.unknown);
-        w.finish()
-    }
-}
-
-impl ApiRequest for Request {
-    type Response = Response;
-
-    const PATH: &'static str = "/mmpaymkttransfers/gethbinfo";
-
-    const SIGNED_FIELDS: &'static [&'static str] =
-        &["nonce_str", "mch_billno", "mch_id", "appid", "bill_type"];
-
-    fn sign_fields(&self) -> SignFields<'_> {
-        let mut f = SignFields::new();
-        f.text("nonce_str", self.nonce_str.as_str());
-        f.text("mch_billno", self.mch_billno.as_str());
-        f.text("mch_id", self.mch_id.as_str());
-        f.text("appid", self.appid.as_str());
-        f.text("bill_type", self.bill_type.as_str());
-        f
-    }
-
-    fn sign(&self) -> Option<&str> {
-        self.sign.as_deref()
-    }
-
-    fn set_sign(&mut self, sign: String) {
-        self.sign = Some(sign);
-    }
-
-    fn validate(&self) -> Result<(), Error> {
-        rules::check_bill_type(&self.bill_type)
-    }
-
-    fn mch_billno(&self) -> &MchBillno {
-        &self.mch_billno
-    }
-
-    fn mch_id(&self) -> &MchId {
-        &self.mch_id
     }
 }
 
 /// The description of the official "not found" sample (spec §7.3).
 pub const NOT_FOUND_DESCRIPTION: &str = "指定单号数据不存在";
 
-/// A `gethbinfo` response. On errors only the status fields (and echoes) are present.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Response {
-    /// The status fields.
-    pub header: ReturnHeader,
-    /// `mch_billno` echo.
-    pub mch_billno: Option<String>,
-    /// `mch_id` echo.
-    pub mch_id: Option<String>,
-    /// `detail_id`: WeChat's red-packet order id (= `send_listid`).
-    pub detail_id: Option<String>,
-    /// `status`.
-    pub status: Option<Status>,
-    /// `send_type`.
-    pub send_type: Option<SendType>,
-    /// `hb_type`.
-    pub hb_type: Option<HbType>,
-    /// `total_num`.
-    pub total_num: Option<u32>,
-    /// `total_amount` in fen.
-    pub total_amount: Option<Fen>,
-    /// `reason`: why the send failed.
-    pub reason: Option<String>,
-    /// `send_time` (`yyyy-MM-dd HH:mm:ss`, Beijing time).
-    pub send_time: Option<String>,
-    /// `refund_time`.
-    pub refund_time: Option<String>,
-    /// `refund_amount` in fen.
-    pub refund_amount: Option<Fen>,
-    /// `wishing`.
-    pub wishing: Option<String>,
-    /// `remark`.
-    pub remark: Option<String>,
-    /// `act_name`.
-    pub act_name: Option<String>,
-    /// `hblist/hbinfo`: the claims, in document order (absent = empty).
-    pub hblist: Vec<HbInfo>,
-    /// `sign`, if present (real responses carry none).
-    pub sign: Option<String>,
-    /// Fields this crate does not know.
-    pub unknown: BTreeMap<String, RawValue>,
+wire_struct! {
+    /// A `gethbinfo` response. On errors only the status fields (and echoes) are present.
+    pub struct Response {
+        fields {
+            /// The status fields (flattened into the message).
+            header: ReturnHeader,
+            /// `mch_billno` echo.
+            mch_billno: Option<String>,
+            /// `mch_id` echo.
+            mch_id: Option<String>,
+            /// `detail_id`: WeChat's red-packet order id (= `send_listid`).
+            detail_id: Option<String>,
+            /// `status`.
+            status: Option<Status>,
+            /// `send_type`.
+            send_type: Option<SendType>,
+            /// `hb_type`.
+            hb_type: Option<HbType>,
+            /// `total_num`.
+            total_num: Option<u32>,
+            /// `total_amount` in fen.
+            total_amount: Option<Fen>,
+            /// `reason`: why the send failed.
+            reason: Option<String>,
+            /// `send_time` (`yyyy-MM-dd HH:mm:ss`, Beijing time).
+            send_time: Option<String>,
+            /// `refund_time`.
+            refund_time: Option<String>,
+            /// `refund_amount` in fen.
+            refund_amount: Option<Fen>,
+            /// `wishing`.
+            wishing: Option<String>,
+            /// `remark`.
+            remark: Option<String>,
+            /// `act_name`.
+            act_name: Option<String>,
+            /// `hblist/hbinfo`: the claims, in document order (absent = empty).
+            hblist: Vec<HbInfo>,
+            /// `sign`, if present (real responses carry none).
+            sign: Option<String>,
+        }
+    }
 }
 
 impl Response {
@@ -216,84 +163,18 @@ impl Response {
     }
 }
 
-impl XmlMessage for Response {
-    fn from_raw(raw: RawMessage) -> Result<Self, Error> {
-        let mut r = raw.into_reader();
-        let header = ReturnHeader::read(&mut r)?;
-        let mut response = Self {
-            header,
-            mch_billno: r.optional("mch_billno")?,
-            mch_id: r.optional("mch_id")?,
-            detail_id: r.optional("detail_id")?,
-            status: r.optional("status")?,
-            send_type: r.optional("send_type")?,
-            hb_type: r.optional("hb_type")?,
-            total_num: r.optional("total_num")?,
-            total_amount: r.optional("total_amount")?,
-            reason: r.optional("reason")?,
-            send_time: r.optional("send_time")?,
-            refund_time: r.optional("refund_time")?,
-            refund_amount: r.optional("refund_amount")?,
-            wishing: r.optional("wishing")?,
-            remark: r.optional("remark")?,
-            act_name: r.optional("act_name")?,
-            hblist: Vec::new(),
-            sign: r.optional("sign")?,
-            unknown: BTreeMap::new(),
-        };
-        response.hblist = r
-            .list("hblist", "hbinfo")?
-            .into_iter()
-            .map(HbInfo::read)
-            .collect::<Result<_, _>>()?;
-        response.unknown = r.into_unknown();
-        Ok(response)
-    }
-
-    fn to_xml(&self) -> String {
-        let mut w = XmlWriter::new();
-        self.header.write(&mut w);
-        w.optional("mch_billno", self.mch_billno.as_ref());
-        w.optional("mch_id", self.mch_id.as_ref());
-        w.optional("detail_id", self.detail_id.as_ref());
-        w.optional("status", self.status.as_ref());
-        w.optional("send_type", self.send_type.as_ref());
-        w.optional("hb_type", self.hb_type.as_ref());
-        w.optional("total_num", self.total_num.as_ref());
-        w.optional("total_amount", self.total_amount.as_ref());
-        w.optional("reason", self.reason.as_ref());
-        w.optional("send_time", self.send_time.as_ref());
-        w.optional("refund_time", self.refund_time.as_ref());
-        w.optional("refund_amount", self.refund_amount.as_ref());
-        w.optional("wishing", self.wishing.as_ref());
-        w.optional("remark", self.remark.as_ref());
-        w.optional("act_name", self.act_name.as_ref());
-        if !self.hblist.is_empty() {
-            w.open("hblist");
-            for info in &self.hblist {
-                info.write(&mut w);
-            }
-            w.close("hblist");
+wire_struct! {
+    /// One claim of a packet (`hblist/hbinfo`).
+    pub struct HbInfo {
+        fields {
+            /// `openid`: who claimed.
+            openid: String,
+            /// `amount`: how much, in fen.
+            amount: Fen,
+            /// `rcv_time`: when (`yyyy-MM-dd HH:mm:ss`).
+            rcv_time: Option<String>,
         }
-        w.optional("sign", self.sign.as_ref());
-        w.unknown(&self.unknown);
-        w.finish()
     }
-}
-
-/// One claim of a packet (`hblist/hbinfo`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct HbInfo {
-    /// `openid`: who claimed.
-    pub openid: String,
-    /// `amount`: how much, in fen.
-    pub amount: Fen,
-    /// `rcv_time`: when (`yyyy-MM-dd HH:mm:ss`).
-    pub rcv_time: Option<String>,
-    /// Fields this crate does not know (e.g. the `status` of the doc example, absent in
-    /// real responses).
-    pub unknown: BTreeMap<String, RawValue>,
 }
 
 impl HbInfo {
@@ -306,22 +187,31 @@ impl HbInfo {
             unknown: BTreeMap::new(),
         }
     }
+}
 
-    fn read(mut r: FieldReader) -> Result<Self, Error> {
-        Ok(Self {
-            openid: r.required("openid")?,
-            amount: r.required("amount")?,
-            rcv_time: r.optional("rcv_time")?,
-            unknown: r.into_unknown(),
-        })
+/// The claim list: `<hblist><hbinfo>…</hbinfo>…</hblist>`, absent when empty.
+impl Slot for Vec<HbInfo> {
+    fn read(r: &mut FieldReader, name: &'static str) -> Result<Self, Error> {
+        r.list(name, "hbinfo")?
+            .into_iter()
+            .map(|mut item| {
+                let mut info = HbInfo::read(&mut item, "hbinfo")?;
+                info.unknown = item.into_unknown();
+                Ok(info)
+            })
+            .collect()
     }
 
-    fn write(&self, w: &mut XmlWriter) {
-        w.open("hbinfo");
-        w.field("openid", &self.openid);
-        w.field("amount", &self.amount);
-        w.optional("rcv_time", self.rcv_time.as_ref());
-        w.unknown(&self.unknown);
-        w.close("hbinfo");
+    fn write(&self, w: &mut XmlWriter, name: &str) {
+        if self.is_empty() {
+            return;
+        }
+        w.open(name);
+        for info in self {
+            w.open("hbinfo");
+            info.write(w, "hbinfo");
+            w.close("hbinfo");
+        }
+        w.close(name);
     }
 }

@@ -4,6 +4,7 @@
 use crate::codec::{FieldReader, XmlWriter};
 use crate::enums::{ErrCode, ResultCode, ReturnCode};
 use crate::error::Error;
+use crate::wire_struct::Slot;
 
 /// The status fields common to every response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,8 +87,11 @@ impl ReturnHeader {
             },
         }
     }
+}
 
-    pub(crate) fn read(r: &mut FieldReader) -> Result<Self, Error> {
+/// The status fields are flattened into the message.
+impl Slot for ReturnHeader {
+    fn read(r: &mut FieldReader, _name: &'static str) -> Result<Self, Error> {
         Ok(Self {
             return_code: r.required("return_code")?,
             return_msg: r.optional("return_msg")?,
@@ -97,7 +101,7 @@ impl ReturnHeader {
         })
     }
 
-    pub(crate) fn write(&self, w: &mut XmlWriter) {
+    fn write(&self, w: &mut XmlWriter, _name: &str) {
         w.field("return_code", &self.return_code);
         w.optional("return_msg", self.return_msg.as_ref());
         w.optional("result_code", self.result_code.as_ref());

@@ -70,6 +70,9 @@
 //! that was signed. Encoding writes strings as CDATA (splitting `]]>`) and integers bare.
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod wire_struct;
+
 mod codec;
 mod enums;
 mod error;

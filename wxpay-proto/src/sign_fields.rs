@@ -45,6 +45,13 @@ enum Value<'a> {
     Number(Digits),
 }
 
+/// A field's value as the signature sees it: text as sent, or an integer.
+#[derive(Clone, Copy)]
+pub(crate) enum SignValue<'a> {
+    Str(&'a str),
+    Number(u64),
+}
+
 /// The fields of a request that its signature covers: exactly the endpoint's documented
 /// fields that are set, never `sign` and never unknown fields (so `sign_type`, an extra
 /// `appid` or `client_ip` on a group packet cannot slip into a signature).
@@ -65,29 +72,19 @@ impl<'a> SignFields<'a> {
         }
     }
 
-    fn push(&mut self, name: &'static str, value: Value<'a>) {
-        // Every request type pushes at most CAPACITY fields (checked by a test per type);
+    /// Adds a field; an empty text value is left out (it does not take part in a signature).
+    pub(crate) fn push(&mut self, name: &'static str, value: SignValue<'a>) {
+        let value = match value {
+            SignValue::Str("") => return,
+            SignValue::Str(s) => Value::Str(s),
+            SignValue::Number(n) => Value::Number(Digits::new(n)),
+        };
+        // Every request type has at most CAPACITY signed fields (a test checks the largest);
         // a field past it would be a bug in this crate, so it is dropped rather than panic.
         if let Some(slot) = self.entries.get_mut(self.len) {
             *slot = (name, value);
             self.len += 1;
         }
-    }
-
-    pub(crate) fn text(&mut self, name: &'static str, value: &'a str) {
-        if !value.is_empty() {
-            self.push(name, Value::Str(value));
-        }
-    }
-
-    pub(crate) fn opt_text(&mut self, name: &'static str, value: Option<&'a str>) {
-        if let Some(value) = value {
-            self.text(name, value);
-        }
-    }
-
-    pub(crate) fn number(&mut self, name: &'static str, value: u64) {
-        self.push(name, Value::Number(Digits::new(value)));
     }
 
     /// The `(name, value)` pairs in the order the request lists its fields (the signer sorts).

@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 
 use crate::codec::{ValueSink, WireValue, is_xml_char, parse_canonical_u64};
 use crate::error::{Error, FieldProblem};
+use crate::sign_fields::SignValue;
 
 /// An amount of money in fen (1/100 yuan). Never a float.
 ///
@@ -106,6 +107,10 @@ impl WireValue for Fen {
     fn write_wire(&self, out: &mut ValueSink<'_>) {
         out.integer(self.0);
     }
+
+    fn sign_value(&self) -> SignValue<'_> {
+        SignValue::Number(self.0)
+    }
 }
 
 /// The character set of a validated string type.
@@ -171,6 +176,16 @@ macro_rules! string_type {
         $(#[$meta:meta])*
         $name:ident, field = $field:literal, max = $max:literal, charset = $charset:ident
     ) => {
+        string_type! {
+            $(#[$meta])*
+            $name, field = $field, max = $max,
+            check = |field, value| check(field, value, $max, Charset::$charset)
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        $name:ident, field = $field:literal, max = $max:literal, check = $check:expr
+    ) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(String);
@@ -185,7 +200,8 @@ macro_rules! string_type {
             }
 
             fn for_field(field: &'static str, value: String) -> Result<Self, Error> {
-                check(field, &value, $max, Charset::$charset)?;
+                let check: fn(&'static str, &str) -> Result<(), Error> = $check;
+                check(field, &value)?;
                 Ok(Self(value))
             }
 
@@ -250,6 +266,10 @@ macro_rules! string_type {
             fn write_wire(&self, out: &mut ValueSink<'_>) {
                 out.text(&self.0);
             }
+
+            fn sign_value(&self) -> SignValue<'_> {
+                SignValue::Str(&self.0)
+            }
         }
     };
 }
@@ -305,34 +325,26 @@ string_type! {
     Remark, field = "remark", max = 256, charset = Text
 }
 
-/// `client_ip`: the IPv4 address of the machine calling the API, in dotted-quad form.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ClientIp(String);
+string_type! {
+    /// `client_ip`: the IPv4 address of the machine calling the API, in dotted-quad form
+    /// (at most 15 characters).
+    ClientIp, field = "client_ip", max = 15, check = check_ipv4
+}
+
+fn check_ipv4(field: &'static str, value: &str) -> Result<(), Error> {
+    if value.is_empty() {
+        return Err(Error::field(field, FieldProblem::Missing));
+    }
+    if value.len() > 15 || value.parse::<Ipv4Addr>().is_err() {
+        return Err(Error::field(field, FieldProblem::NotIpv4));
+    }
+    Ok(())
+}
 
 impl ClientIp {
-    /// Validates a dotted-quad IPv4 address (at most 15 characters).
-    pub fn new(value: impl Into<String>) -> Result<Self, Error> {
-        Self::for_field("client_ip", value.into())
-    }
-
-    fn for_field(field: &'static str, value: String) -> Result<Self, Error> {
-        if value.is_empty() {
-            return Err(Error::field(field, FieldProblem::Missing));
-        }
-        if value.len() > 15 || value.parse::<Ipv4Addr>().is_err() {
-            return Err(Error::field(field, FieldProblem::NotIpv4));
-        }
-        Ok(Self(value))
-    }
-
-    /// The address as sent on the wire.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The parsed address.
     pub fn addr(&self) -> Ipv4Addr {
-        // `for_field` only accepts strings that parse.
+        // Only strings that parse are ever accepted.
         self.0.parse().unwrap_or(Ipv4Addr::UNSPECIFIED)
     }
 }
@@ -343,81 +355,25 @@ impl From<Ipv4Addr> for ClientIp {
     }
 }
 
-impl fmt::Debug for ClientIp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ClientIp({:?})", self.0)
-    }
+string_type! {
+    /// `risk_info`: risk-control hints, sent and signed URL-encoded (at most 128 printable
+    /// ASCII characters).
+    ///
+    /// Build it from its four documented keys with [`RiskInfo::builder`], or take an already
+    /// encoded value with [`RiskInfo::new`].
+    RiskInfo, field = "risk_info", max = 128, charset = PrintableAscii
 }
-
-impl fmt::Display for ClientIp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::str::FromStr for ClientIp {
-    type Err = Error;
-
-    fn from_str(value: &str) -> Result<Self, Error> {
-        Self::new(value)
-    }
-}
-
-impl WireValue for ClientIp {
-    fn from_wire(field: &'static str, raw: &str) -> Result<Self, Error> {
-        Self::for_field(field, raw.to_owned())
-    }
-
-    fn write_wire(&self, out: &mut ValueSink<'_>) {
-        out.text(&self.0);
-    }
-}
-
-/// `risk_info`: risk-control hints, sent and signed URL-encoded (at most 128 characters).
-///
-/// Build it from its four documented keys with [`RiskInfo::builder`], or take an already
-/// encoded value with [`RiskInfo::from_encoded`].
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RiskInfo(String);
 
 impl RiskInfo {
-    /// The longest accepted value, in characters.
-    pub const MAX_CHARS: usize = 128;
-
     /// Starts a builder.
     pub fn builder() -> RiskInfoBuilder {
         RiskInfoBuilder::default()
     }
 
-    /// Takes a value that is already URL-encoded, as it goes on the wire.
+    /// Takes a value that is already URL-encoded, as it goes on the wire (same as
+    /// [`RiskInfo::new`]).
     pub fn from_encoded(value: impl Into<String>) -> Result<Self, Error> {
-        Self::for_field("risk_info", value.into())
-    }
-
-    fn for_field(field: &'static str, value: String) -> Result<Self, Error> {
-        check(field, &value, Self::MAX_CHARS, Charset::PrintableAscii)?;
-        Ok(Self(value))
-    }
-
-    /// The encoded value as sent (and signed).
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for RiskInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RiskInfo({:?})", self.0)
-    }
-}
-
-impl WireValue for RiskInfo {
-    fn from_wire(field: &'static str, raw: &str) -> Result<Self, Error> {
-        Self::for_field(field, raw.to_owned())
-    }
-
-    fn write_wire(&self, out: &mut ValueSink<'_>) {
-        out.text(&self.0);
+        Self::new(value)
     }
 }
 

@@ -302,8 +302,7 @@ proptest! {
     }
 
     #[test]
-    fn mini_program_responses_round_trip(send in send_response(), package in opt(hostile(256))) {
-        let mut response = sendminiprogramhb::Response::new(send);
+    fn mini_program_responses_round_trip(mut response in send_response(), package in opt(hostile(256))) {
         response.package = package;
         prop_assert_eq!(sendminiprogramhb::Response::from_xml(response.to_xml().as_bytes()).unwrap(), response);
     }

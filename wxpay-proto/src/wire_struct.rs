@@ -1,0 +1,171 @@
+//! One field table per message: the struct, its decoding, its encoding and (for requests)
+//! its signed field set all come from the same list, so they cannot drift apart.
+
+use crate::codec::{FieldReader, WireValue, XmlWriter};
+use crate::error::Error;
+use crate::sign_fields::SignFields;
+
+/// How a struct field is read from and written to the message (a required value, an
+/// optional one, or a group of fields flattened into the message).
+pub(crate) trait Slot: Sized {
+    fn read(r: &mut FieldReader, name: &'static str) -> Result<Self, Error>;
+    fn write(&self, w: &mut XmlWriter, name: &str);
+}
+
+/// How a request field enters the signature.
+pub(crate) trait SignSlot {
+    fn sign<'a>(&'a self, f: &mut SignFields<'a>, name: &'static str);
+}
+
+impl<T: WireValue> Slot for T {
+    fn read(r: &mut FieldReader, name: &'static str) -> Result<Self, Error> {
+        r.required(name)
+    }
+
+    fn write(&self, w: &mut XmlWriter, name: &str) {
+        w.field(name, self);
+    }
+}
+
+impl<T: WireValue> Slot for Option<T> {
+    fn read(r: &mut FieldReader, name: &'static str) -> Result<Self, Error> {
+        r.optional(name)
+    }
+
+    fn write(&self, w: &mut XmlWriter, name: &str) {
+        if let Some(value) = self {
+            w.field(name, value);
+        }
+    }
+}
+
+impl<T: WireValue> SignSlot for T {
+    fn sign<'a>(&'a self, f: &mut SignFields<'a>, name: &'static str) {
+        f.push(name, self.sign_value());
+    }
+}
+
+impl<T: WireValue> SignSlot for Option<T> {
+    fn sign<'a>(&'a self, f: &mut SignFields<'a>, name: &'static str) {
+        if let Some(value) = self {
+            f.push(name, value.sign_value());
+        }
+    }
+}
+
+/// Defines a message struct from its field table. Every field's wire name is its Rust name.
+///
+/// `signed { … }` (requests only) lists the fields the endpoint's signature covers;
+/// `fields { … }` lists the others. The struct also gets `unknown`, the fields this crate does
+/// not know, written back last.
+macro_rules! wire_struct {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            signed { $( $(#[$smeta:meta])* $sfield:ident : $sty:ty, )+ }
+            fields { $( $(#[$fmeta:meta])* $field:ident : $ty:ty, )* }
+        }
+    ) => {
+        wire_struct!(@struct $(#[$meta])* $name
+            { $( $(#[$smeta])* $sfield : $sty, )+ $( $(#[$fmeta])* $field : $ty, )* });
+
+        impl $name {
+            const SIGNED: &'static [&'static str] = &[$(stringify!($sfield)),+];
+
+            fn signed_fields(&self) -> $crate::SignFields<'_> {
+                let mut f = $crate::SignFields::new();
+                $( $crate::wire_struct::SignSlot::sign(&self.$sfield, &mut f, stringify!($sfield)); )+
+                f
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            fields { $( $(#[$fmeta:meta])* $field:ident : $ty:ty, )+ }
+        }
+    ) => {
+        wire_struct!(@struct $(#[$meta])* $name { $( $(#[$fmeta])* $field : $ty, )+ });
+    };
+    (@struct $(#[$meta:meta])* $name:ident { $( $(#[$fmeta:meta])* $field:ident : $ty:ty, )+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $ty, )+
+            /// Fields this crate does not know, by name: kept when decoding, written back
+            /// (unsigned) when encoding.
+            pub unknown: ::std::collections::BTreeMap<String, $crate::RawValue>,
+        }
+
+        impl $crate::wire_struct::Slot for $name {
+            fn read(
+                r: &mut $crate::codec::FieldReader,
+                _name: &'static str,
+            ) -> Result<Self, $crate::Error> {
+                Ok(Self {
+                    $( $field: $crate::wire_struct::Slot::read(r, stringify!($field))?, )+
+                    unknown: ::std::collections::BTreeMap::new(),
+                })
+            }
+
+            fn write(&self, w: &mut $crate::codec::XmlWriter, _name: &str) {
+                $( $crate::wire_struct::Slot::write(&self.$field, w, stringify!($field)); )+
+                w.unknown(&self.unknown);
+            }
+        }
+
+        impl $crate::XmlMessage for $name {
+            fn from_raw(raw: $crate::RawMessage) -> Result<Self, $crate::Error> {
+                let mut r = raw.into_reader();
+                let mut message: Self = $crate::wire_struct::Slot::read(&mut r, "xml")?;
+                message.unknown = r.into_unknown();
+                Ok(message)
+            }
+
+            fn to_xml(&self) -> String {
+                let mut w = $crate::codec::XmlWriter::new();
+                $crate::wire_struct::Slot::write(self, &mut w, "xml");
+                w.finish()
+            }
+        }
+    };
+}
+
+/// Implements [`crate::ApiRequest`] for a request defined with `wire_struct!` (which has
+/// `sign`, `mch_billno` and `mch_id` fields).
+macro_rules! api_request {
+    ($name:ident, response = $response:ty, path = $path:literal, validate = $validate:path) => {
+        impl $crate::ApiRequest for $name {
+            type Response = $response;
+
+            const PATH: &'static str = $path;
+
+            const SIGNED_FIELDS: &'static [&'static str] = Self::SIGNED;
+
+            fn sign_fields(&self) -> $crate::SignFields<'_> {
+                self.signed_fields()
+            }
+
+            fn sign(&self) -> Option<&str> {
+                self.sign.as_deref()
+            }
+
+            fn set_sign(&mut self, sign: String) {
+                self.sign = Some(sign);
+            }
+
+            fn validate(&self) -> Result<(), $crate::Error> {
+                $validate(self)
+            }
+
+            fn mch_billno(&self) -> &$crate::MchBillno {
+                &self.mch_billno
+            }
+
+            fn mch_id(&self) -> &$crate::MchId {
+                &self.mch_id
+            }
+        }
+    };
+}
