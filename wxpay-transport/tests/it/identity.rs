@@ -103,7 +103,7 @@ fn a_legacy_3des_pkcs12_file_loads() {
 #[test]
 fn a_legacy_pkcs12_file_made_by_openssl_loads() {
     // Arrange: exactly what WeChat-style tooling produces (RC2-40 certificate bag, 3DES key
-    // bag, SHA-1 MAC). Skipped where the openssl command or its legacy provider is missing.
+    // bag, SHA-1 MAC). Needs the openssl command with its legacy provider (.ci/run installs it).
     let client = Ca::new("wxpay test CA").client();
     let dir = scratch_dir("p12-openssl");
     let cert = write(&dir, "apiclient_cert.pem", &client.cert_pem);
@@ -119,10 +119,10 @@ fn a_legacy_pkcs12_file_made_by_openssl_loads() {
         .arg("-out")
         .arg(&p12)
         .output();
-    if !made.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: `openssl pkcs12 -export -legacy` is not available here");
-        return;
-    }
+    assert!(
+        made.is_ok_and(|o| o.status.success()),
+        "`openssl pkcs12 -export -legacy` failed: install the openssl command (.ci/run does)"
+    );
 
     // Act
     let identity = ClientIdentity::from_pkcs12_file(&p12, MCH_ID);
@@ -214,8 +214,8 @@ fn a_sec1_ec_private_key_loads() {
 
 #[test]
 fn a_pkcs1_rsa_private_key_from_openssl_loads() {
-    // Arrange: rcgen cannot make RSA keys with ring, so OpenSSL makes the pair (skipped where
-    // the openssl command is missing).
+    // Arrange: rcgen cannot make RSA keys with ring, so OpenSSL makes the pair (.ci/run
+    // installs the openssl command).
     let dir = scratch_dir("pkcs1");
     let key = dir.join("apiclient_key.pem");
     let cert = dir.join("apiclient_cert.pem");
@@ -237,10 +237,10 @@ fn a_pkcs1_rsa_private_key_from_openssl_loads() {
             .arg(&key)
             .output()
             .is_ok_and(|o| o.status.success());
-    if !made {
-        eprintln!("skipped: the openssl command is not available here");
-        return;
-    }
+    assert!(
+        made,
+        "openssl could not make an RSA pair: install the openssl command"
+    );
     let key_text = std::fs::read_to_string(&key).expect("read key");
     assert!(
         key_text.contains("BEGIN RSA PRIVATE KEY"),
