@@ -5,12 +5,13 @@
 //! fields survive a decode/encode round trip. Encoding writes strings as CDATA (splitting any
 //! `]]>`) and integers bare, as WeChat Pay does.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use quick_xml::events::Event;
 
 use crate::error::{Error, FieldProblem, XmlError};
-use crate::sign_fields::SignValue;
+use crate::sign_fields::{Digits, SignValue};
 
 /// The value of one element: text, or nested elements (in document order).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,26 +56,48 @@ impl Default for DecodeLimits {
 
 /// A decoded document before interpretation: the root's child elements by name.
 ///
-/// Every name appears once at the top level (a duplicate is an [`XmlError::DuplicateElement`]:
-/// it would make the signed value ambiguous).
+/// Text borrows from the input wherever it can (one CDATA section or one text run), so parsing
+/// copies only what it must. Every name appears once at the top level (a duplicate is an
+/// [`XmlError::DuplicateElement`]: it would make the signed value ambiguous).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RawMessage {
-    fields: BTreeMap<String, RawValue>,
+pub struct RawMessage<'a> {
+    fields: BTreeMap<Cow<'a, str>, Node<'a>>,
 }
 
-impl RawMessage {
+/// An element of a parsed document, borrowing from the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Node<'a> {
+    Text(Cow<'a, str>),
+    Elements(Vec<(Cow<'a, str>, Node<'a>)>),
+}
+
+impl Node<'_> {
+    fn into_owned(self) -> RawValue {
+        match self {
+            Node::Text(t) => RawValue::Text(t.into_owned()),
+            Node::Elements(children) => RawValue::Elements(
+                children
+                    .into_iter()
+                    .map(|(name, node)| (name.into_owned(), node.into_owned()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl<'a> RawMessage<'a> {
     /// Parses a document with the default [`DecodeLimits`].
-    pub fn parse(bytes: &[u8]) -> Result<Self, Error> {
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
         Self::parse_with_limits(bytes, &DecodeLimits::DEFAULT)
     }
 
     /// Parses a document with the given limits.
-    pub fn parse_with_limits(bytes: &[u8], limits: &DecodeLimits) -> Result<Self, Error> {
+    pub fn parse_with_limits(bytes: &'a [u8], limits: &DecodeLimits) -> Result<Self, Error> {
         let children = parse_document(bytes, limits)?;
         Ok(Self::from_elements(children)?)
     }
 
-    fn from_elements(children: Vec<(String, RawValue)>) -> Result<Self, XmlError> {
+    fn from_elements(children: Vec<(Cow<'a, str>, Node<'a>)>) -> Result<Self, XmlError> {
         let mut fields = BTreeMap::new();
         for (name, value) in children {
             if fields.contains_key(&name) {
@@ -90,36 +113,36 @@ impl RawMessage {
     /// The text of a top-level field, if present and textual.
     pub fn text(&self, name: &str) -> Option<&str> {
         match self.fields.get(name) {
-            Some(RawValue::Text(t)) => Some(t),
+            Some(Node::Text(t)) => Some(t),
             _ => None,
         }
     }
 
-    /// A top-level field's raw value.
-    pub fn get(&self, name: &str) -> Option<&RawValue> {
-        self.fields.get(name)
+    /// A top-level field's value, copied out of the document.
+    pub fn value(&self, name: &str) -> Option<RawValue> {
+        self.fields.get(name).cloned().map(Node::into_owned)
     }
 
-    /// All top-level fields, sorted by name.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &RawValue)> {
-        self.fields.iter().map(|(k, v)| (k.as_str(), v))
+    /// The names of the top-level fields, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.fields.keys().map(|k| &**k)
     }
 
     /// The top-level textual fields as `(name, value)` pairs, sorted by name: what a signature
     /// over the received values covers.
     pub fn text_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
         self.fields.iter().filter_map(|(k, v)| match v {
-            RawValue::Text(t) => Some((k.as_str(), t.as_str())),
-            RawValue::Elements(_) => None,
+            Node::Text(t) => Some((&**k, &**t)),
+            Node::Elements(_) => None,
         })
     }
 
     /// The textual fields among `names`, as `(name, value)` pairs: a signature over an
     /// endpoint's known field set, with the values as received.
-    pub fn text_pairs_of<'a>(
-        &'a self,
-        names: &'a [&'a str],
-    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    pub fn text_pairs_of<'s>(
+        &'s self,
+        names: &'s [&'s str],
+    ) -> impl Iterator<Item = (&'s str, &'s str)> + 's {
         names
             .iter()
             .filter_map(move |name| self.text(name).map(|value| (*name, value)))
@@ -135,7 +158,7 @@ impl RawMessage {
         self.fields.is_empty()
     }
 
-    pub(crate) fn into_reader(self) -> FieldReader {
+    pub(crate) fn into_reader(self) -> FieldReader<'a> {
         FieldReader {
             fields: self.fields,
         }
@@ -155,39 +178,103 @@ pub(crate) fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
-struct Frame {
-    name: String,
-    text: String,
-    has_text: bool,
-    children: Vec<(String, RawValue)>,
+/// Every element name of the four APIs, sorted by bytes: decoding them allocates nothing.
+const KNOWN_NAMES: &[&str] = &[
+    "act_name",
+    "amount",
+    "amt_type",
+    "appid",
+    "bill_type",
+    "client_ip",
+    "consume_mch_id",
+    "detail_id",
+    "err_code",
+    "err_code_des",
+    "hb_type",
+    "hbinfo",
+    "hblist",
+    "mch_billno",
+    "mch_id",
+    "msgappid",
+    "nonce_str",
+    "notify_way",
+    "openid",
+    "package",
+    "rcv_time",
+    "re_openid",
+    "reason",
+    "refund_amount",
+    "refund_time",
+    "remark",
+    "result_code",
+    "return_code",
+    "return_msg",
+    "risk_info",
+    "scene_id",
+    "send_listid",
+    "send_name",
+    "send_time",
+    "send_type",
+    "sign",
+    "sign_type",
+    "status",
+    "sub_mch_id",
+    "total_amount",
+    "total_num",
+    "wishing",
+    "wxappid",
+    "xml",
+];
+
+/// The name as a static string when it is a known one, else a copy.
+fn intern(name: &str) -> Cow<'static, str> {
+    match KNOWN_NAMES.binary_search_by(|known| known.as_bytes().cmp(name.as_bytes())) {
+        Ok(at) => Cow::Borrowed(KNOWN_NAMES[at]),
+        Err(_) => Cow::Owned(name.to_owned()),
+    }
 }
 
-impl Frame {
-    fn new(name: &str) -> Self {
+struct Frame<'a> {
+    name: Cow<'a, str>,
+    text: Option<Cow<'a, str>>,
+    has_text: bool,
+    children: Vec<(Cow<'a, str>, Node<'a>)>,
+}
+
+impl<'a> Frame<'a> {
+    fn new(name: Cow<'a, str>) -> Self {
         Self {
-            name: name.to_owned(),
-            text: String::new(),
+            name,
+            text: None,
             has_text: false,
             children: Vec::new(),
         }
     }
 
-    fn finish(self) -> Result<(String, RawValue), XmlError> {
+    /// Appends text, borrowing while it is one piece of the input.
+    fn push_text(&mut self, piece: Cow<'a, str>) {
+        match &mut self.text {
+            None => self.text = Some(piece),
+            Some(text) => text.to_mut().push_str(&piece),
+        }
+    }
+
+    fn finish(self) -> Result<(Cow<'a, str>, Node<'a>), XmlError> {
         if self.children.is_empty() {
-            Ok((self.name, RawValue::Text(self.text)))
+            Ok((self.name, Node::Text(self.text.unwrap_or_default())))
         } else if self.has_text {
             Err(XmlError::MixedContent)
         } else {
-            Ok((self.name, RawValue::Elements(self.children)))
+            Ok((self.name, Node::Elements(self.children)))
         }
     }
 }
 
 /// Parses `<xml>…</xml>` into the root's children.
-fn parse_document(
-    bytes: &[u8],
+fn parse_document<'a>(
+    bytes: &'a [u8],
     limits: &DecodeLimits,
-) -> Result<Vec<(String, RawValue)>, XmlError> {
+) -> Result<Vec<(Cow<'a, str>, Node<'a>)>, XmlError> {
     if bytes.len() > limits.max_bytes {
         return Err(XmlError::TooLarge {
             limit: limits.max_bytes,
@@ -206,8 +293,8 @@ fn parse_document(
     config.expand_empty_elements = true;
     config.check_end_names = true;
 
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut root: Option<Vec<(String, RawValue)>> = None;
+    let mut stack: Vec<Frame<'a>> = Vec::new();
+    let mut root: Option<Vec<(Cow<'a, str>, Node<'a>)>> = None;
     let mut elements = 0usize;
 
     loop {
@@ -222,8 +309,7 @@ fn parse_document(
                 if root.is_some() {
                     return Err(XmlError::TrailingContent);
                 }
-                let name = start.name();
-                let name = name.as_ref();
+                let name = intern(start.name().as_ref());
                 if stack.is_empty() && name != "xml" {
                     return Err(XmlError::WrongRoot);
                 }
@@ -256,24 +342,22 @@ fn parse_document(
                 match stack.last_mut() {
                     Some(parent) => parent.children.push((name, value)),
                     None => match value {
-                        RawValue::Elements(children) => root = Some(children),
-                        RawValue::Text(t) if t.is_empty() || is_xml_whitespace(&t) => {
-                            root = Some(Vec::new());
-                        }
-                        RawValue::Text(_) => return Err(XmlError::MixedContent),
+                        Node::Elements(children) => root = Some(children),
+                        Node::Text(t) if is_xml_whitespace(&t) => root = Some(Vec::new()),
+                        Node::Text(_) => return Err(XmlError::MixedContent),
                     },
                 }
             }
             Event::Text(t) => {
-                let content: &str = &t;
+                let content = t.into_inner();
                 match stack.last_mut() {
                     Some(frame) => {
-                        if !is_xml_whitespace(content) {
+                        if !is_xml_whitespace(&content) {
                             frame.has_text = true;
                         }
-                        frame.text.push_str(content);
+                        frame.push_text(content);
                     }
-                    None if is_xml_whitespace(content) => {}
+                    None if is_xml_whitespace(&content) => {}
                     None => return Err(XmlError::TrailingContent),
                 }
             }
@@ -282,7 +366,7 @@ fn parse_document(
                     return Err(XmlError::TrailingContent);
                 };
                 frame.has_text = true;
-                frame.text.push_str(&c);
+                frame.push_text(c.into_inner());
             }
             Event::GeneralRef(r) => {
                 let Some(frame) = stack.last_mut() else {
@@ -308,7 +392,8 @@ fn parse_document(
                     }
                 };
                 frame.has_text = true;
-                frame.text.push(c);
+                let mut buf = [0u8; 4];
+                frame.push_text(Cow::Owned(c.encode_utf8(&mut buf).to_owned()));
             }
             Event::Eof => {
                 if !stack.is_empty() {
@@ -325,8 +410,9 @@ fn parse_document(
 
 /// A value that has a text form on the wire.
 pub(crate) trait WireValue: Sized {
-    /// Parses the wire text of field `field` (never empty: empty means absent).
-    fn from_wire(field: &'static str, raw: &str) -> Result<Self, Error>;
+    /// Parses the wire text of field `field` (never empty: empty means absent). Types that
+    /// keep the text take it over without copying when it is already owned.
+    fn from_wire(field: &'static str, raw: Cow<'_, str>) -> Result<Self, Error>;
     /// Writes the wire form.
     fn write_wire(&self, out: &mut ValueSink<'_>);
     /// The value as a signature covers it (the exact wire text).
@@ -355,14 +441,12 @@ impl ValueSink<'_> {
 
     /// Writes a bare integer.
     pub(crate) fn integer(&mut self, value: u64) {
-        use std::fmt::Write;
-        // Writing to a String cannot fail.
-        let _ = write!(self.out, "{value}");
+        self.out.push_str(Digits::new(value).as_str());
     }
 }
 
 fn push_xml_chars(out: &mut String, s: &str) {
-    if s.chars().all(is_xml_char) {
+    if all_xml_chars(s) {
         out.push_str(s);
     } else {
         out.extend(
@@ -372,9 +456,22 @@ fn push_xml_chars(out: &mut String, s: &str) {
     }
 }
 
+/// `s.chars().all(is_xml_char)`, on bytes: in UTF-8 the only characters XML refuses are the
+/// C0 controls other than tab, LF and CR (single bytes below 0x20) and U+FFFE / U+FFFF
+/// (`EF BF BE`, `EF BF BF`); surrogates cannot occur in a `str`.
+fn all_xml_chars(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    bytes.iter().enumerate().all(|(i, &b)| match b {
+        b'\t' | b'\n' | b'\r' => true,
+        0..=0x1F => false,
+        0xEF => !matches!(bytes.get(i + 1..i + 3), Some([0xBF, 0xBE | 0xBF])),
+        _ => true,
+    })
+}
+
 impl WireValue for String {
-    fn from_wire(_field: &'static str, raw: &str) -> Result<Self, Error> {
-        Ok(raw.to_owned())
+    fn from_wire(_field: &'static str, raw: Cow<'_, str>) -> Result<Self, Error> {
+        Ok(raw.into_owned())
     }
 
     fn write_wire(&self, out: &mut ValueSink<'_>) {
@@ -403,8 +500,8 @@ pub(crate) fn parse_canonical_u64(field: &'static str, raw: &str) -> Result<u64,
 }
 
 impl WireValue for u32 {
-    fn from_wire(field: &'static str, raw: &str) -> Result<Self, Error> {
-        let n = parse_canonical_u64(field, raw)?;
+    fn from_wire(field: &'static str, raw: Cow<'_, str>) -> Result<Self, Error> {
+        let n = parse_canonical_u64(field, &raw)?;
         u32::try_from(n).map_err(|_| Error::field(field, FieldProblem::Overflow))
     }
 
@@ -418,24 +515,24 @@ impl WireValue for u32 {
 }
 
 /// Takes typed fields out of a decoded message; what is left is kept as unknown fields.
-pub(crate) struct FieldReader {
-    fields: BTreeMap<String, RawValue>,
+pub(crate) struct FieldReader<'a> {
+    fields: BTreeMap<Cow<'a, str>, Node<'a>>,
 }
 
-impl FieldReader {
-    fn take_text(&mut self, name: &'static str) -> Result<Option<String>, Error> {
+impl<'a> FieldReader<'a> {
+    fn take_text(&mut self, name: &'static str) -> Result<Option<Cow<'a, str>>, Error> {
         match self.fields.remove(name) {
             None => Ok(None),
-            Some(RawValue::Text(t)) if t.is_empty() => Ok(None),
-            Some(RawValue::Text(t)) => Ok(Some(t)),
-            Some(RawValue::Elements(_)) => Err(Error::field(name, FieldProblem::Shape)),
+            Some(Node::Text(t)) if t.is_empty() => Ok(None),
+            Some(Node::Text(t)) => Ok(Some(t)),
+            Some(Node::Elements(_)) => Err(Error::field(name, FieldProblem::Shape)),
         }
     }
 
     /// A required field: absent or empty is [`FieldProblem::Missing`].
     pub(crate) fn required<T: WireValue>(&mut self, name: &'static str) -> Result<T, Error> {
         match self.take_text(name)? {
-            Some(raw) => T::from_wire(name, &raw),
+            Some(raw) => T::from_wire(name, raw),
             None => Err(Error::field(name, FieldProblem::Missing)),
         }
     }
@@ -446,7 +543,7 @@ impl FieldReader {
         name: &'static str,
     ) -> Result<Option<T>, Error> {
         match self.take_text(name)? {
-            Some(raw) => T::from_wire(name, &raw).map(Some),
+            Some(raw) => T::from_wire(name, raw).map(Some),
             None => Ok(None),
         }
     }
@@ -456,30 +553,31 @@ impl FieldReader {
         &mut self,
         name: &'static str,
         item: &'static str,
-    ) -> Result<Vec<FieldReader>, Error> {
+    ) -> Result<Vec<FieldReader<'a>>, Error> {
         match self.fields.remove(name) {
             None => Ok(Vec::new()),
-            Some(RawValue::Text(t)) if is_xml_whitespace(&t) => Ok(Vec::new()),
-            Some(RawValue::Text(_)) => Err(Error::field(name, FieldProblem::Shape)),
-            Some(RawValue::Elements(children)) => children
+            Some(Node::Text(t)) if is_xml_whitespace(&t) => Ok(Vec::new()),
+            Some(Node::Text(_)) => Err(Error::field(name, FieldProblem::Shape)),
+            Some(Node::Elements(children)) => children
                 .into_iter()
                 .filter(|(n, _)| n == item)
                 .map(|(_, value)| match value {
-                    RawValue::Elements(inner) => {
-                        Ok(RawMessage::from_elements(inner)?.into_reader())
-                    }
-                    RawValue::Text(t) if is_xml_whitespace(&t) => Ok(FieldReader {
+                    Node::Elements(inner) => Ok(RawMessage::from_elements(inner)?.into_reader()),
+                    Node::Text(t) if is_xml_whitespace(&t) => Ok(FieldReader {
                         fields: BTreeMap::new(),
                     }),
-                    RawValue::Text(_) => Err(Error::field(item, FieldProblem::Shape)),
+                    Node::Text(_) => Err(Error::field(item, FieldProblem::Shape)),
                 })
                 .collect(),
         }
     }
 
-    /// The fields nobody took.
+    /// The fields nobody took, copied out of the document.
     pub(crate) fn into_unknown(self) -> BTreeMap<String, RawValue> {
         self.fields
+            .into_iter()
+            .map(|(name, node)| (name.into_owned(), node.into_owned()))
+            .collect()
     }
 }
 
@@ -490,7 +588,9 @@ pub(crate) struct XmlWriter {
 
 impl XmlWriter {
     pub(crate) fn new() -> Self {
-        let mut out = String::with_capacity(1024);
+        // One allocation: 2 KiB holds any realistic request or response (the fixture
+        // sendredpack request is about 1 KiB); only very long texts make it grow.
+        let mut out = String::with_capacity(2048);
         out.push_str("<xml>");
         Self { out }
     }
@@ -555,4 +655,38 @@ fn is_xml_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{all_xml_chars, is_xml_char};
+
+    #[test]
+    fn the_byte_scan_agrees_with_the_character_rule() {
+        let samples = [
+            "",
+            "plain",
+            "tab\tnl\ncr\r",
+            "a\u{0}b",
+            "\u{1}",
+            "\u{1F}",
+            "\u{7F}\u{85}",
+            "天虹🧧",
+            "\u{FFFD}",
+            "\u{FFFE}",
+            "x\u{FFFF}",
+            "\u{EFBF}",
+            "\u{FEFF}",
+            "\u{F000}",
+            "\u{EF00}\u{BF}",
+            "\u{10FFFF}",
+        ];
+        for s in samples {
+            assert_eq!(all_xml_chars(s), s.chars().all(is_xml_char), "{s:?}");
+        }
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let s = c.to_string();
+            assert_eq!(all_xml_chars(&s), is_xml_char(c), "{c:?}");
+        }
+    }
 }

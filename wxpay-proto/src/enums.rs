@@ -96,9 +96,12 @@ macro_rules! wire_enum {
         }
 
         impl crate::codec::WireValue for $name {
-            fn from_wire(field: &'static str, raw: &str) -> Result<Self, crate::Error> {
+            fn from_wire(
+                field: &'static str,
+                raw: std::borrow::Cow<'_, str>,
+            ) -> Result<Self, crate::Error> {
                 let _ = field;
-                Ok(Self::from(raw))
+                Ok(Self::from(&*raw))
             }
 
             fn write_wire(&self, out: &mut crate::codec::ValueSink<'_>) {

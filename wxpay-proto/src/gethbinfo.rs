@@ -24,16 +24,16 @@ wire_struct! {
     /// `SIGN_ERROR`).
     pub struct Request {
         signed {
-            /// `nonce_str`.
-            nonce_str: NonceStr,
-            /// `mch_billno`: the billno used when sending.
-            mch_billno: MchBillno,
-            /// `mch_id`.
-            mch_id: MchId,
             /// `appid`: the appid the packet was sent with.
             appid: AppId,
             /// `bill_type`: must be `MCHT`.
             bill_type: BillType,
+            /// `mch_billno`: the billno used when sending.
+            mch_billno: MchBillno,
+            /// `mch_id`.
+            mch_id: MchId,
+            /// `nonce_str`.
+            nonce_str: NonceStr,
         }
         fields {
             /// `sign`: set after signing `sign_fields()`.
@@ -191,7 +191,7 @@ impl HbInfo {
 
 /// The claim list: `<hblist><hbinfo>…</hbinfo>…</hblist>`, absent when empty.
 impl Slot for Vec<HbInfo> {
-    fn read(r: &mut FieldReader, name: &'static str) -> Result<Self, Error> {
+    fn read(r: &mut FieldReader<'_>, name: &'static str) -> Result<Self, Error> {
         r.list(name, "hbinfo")?
             .into_iter()
             .map(|mut item| {

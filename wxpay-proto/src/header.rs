@@ -91,7 +91,7 @@ impl ReturnHeader {
 
 /// The status fields are flattened into the message.
 impl Slot for ReturnHeader {
-    fn read(r: &mut FieldReader, _name: &'static str) -> Result<Self, Error> {
+    fn read(r: &mut FieldReader<'_>, _name: &'static str) -> Result<Self, Error> {
         Ok(Self {
             return_code: r.required("return_code")?,
             return_msg: r.optional("return_msg")?,

@@ -9,7 +9,7 @@ use crate::types::{MchBillno, MchId};
 /// responses; the mock does the opposite with the same code).
 pub trait XmlMessage: Sized {
     /// Interprets an already parsed document. Fields this type does not know are kept.
-    fn from_raw(raw: RawMessage) -> Result<Self, Error>;
+    fn from_raw(raw: RawMessage<'_>) -> Result<Self, Error>;
 
     /// Encodes the message: `<xml>`, strings in CDATA, integers bare, unknown fields last.
     fn to_xml(&self) -> String;
@@ -33,12 +33,13 @@ pub trait ApiRequest: XmlMessage {
     /// The path under the API host, e.g. `/mmpaymkttransfers/sendredpack`.
     const PATH: &'static str;
 
-    /// Every field the endpoint's signature covers (its documented fields except `sign`), in
-    /// the order of the official table. A server verifies over these names with the values
-    /// as received, ignoring anything else.
+    /// Every field the endpoint's signature covers (its documented fields except `sign`),
+    /// sorted by the bytes of their names, the order the signature uses. A server verifies
+    /// over these names with the values as received, ignoring anything else.
     const SIGNED_FIELDS: &'static [&'static str];
 
-    /// The set fields among [`Self::SIGNED_FIELDS`], ready to sign.
+    /// The set fields among [`Self::SIGNED_FIELDS`], ready to sign, already in signing order
+    /// (so the signer does not need to sort them).
     fn sign_fields(&self) -> SignFields<'_>;
 
     /// The `sign` element, if set.

@@ -23,41 +23,41 @@ wire_struct! {
     /// A `sendgroupredpack` request.
     pub struct Request {
         signed {
-            /// `nonce_str`.
-            nonce_str: NonceStr,
+            /// `act_name`.
+            act_name: ActName,
+            /// `amt_type`: must be `ALL_RAND`.
+            amt_type: AmtType,
+            /// `consume_mch_id`: the funding merchant (legacy service-provider field).
+            consume_mch_id: Option<MchId>,
             /// `mch_billno`: the idempotency key; reuse it on every retry.
             mch_billno: MchBillno,
             /// `mch_id`.
             mch_id: MchId,
-            /// `sub_mch_id`: the sub-merchant (service-provider mode only).
-            sub_mch_id: Option<MchId>,
             /// `msgappid`: the appid that reaches the user (service-provider mode; for group
             /// packets unconfirmed).
             msgappid: Option<AppId>,
-            /// `wxappid`: the Official Account appid.
-            wxappid: AppId,
-            /// `send_name`.
-            send_name: SendName,
+            /// `nonce_str`.
+            nonce_str: NonceStr,
             /// `re_openid`: the seed user, who receives the group and shares the rest.
             re_openid: OpenId,
+            /// `remark`.
+            remark: Remark,
+            /// `risk_info`.
+            risk_info: Option<RiskInfo>,
+            /// `scene_id`: required when the average share is below 1 yuan or above 200.
+            scene_id: Option<SceneId>,
+            /// `send_name`.
+            send_name: SendName,
+            /// `sub_mch_id`: the sub-merchant (service-provider mode only).
+            sub_mch_id: Option<MchId>,
             /// `total_amount`: the whole group's total, in fen.
             total_amount: Fen,
             /// `total_num`: the number of people, seed included (3 to 20).
             total_num: u32,
-            /// `amt_type`: must be `ALL_RAND`.
-            amt_type: AmtType,
             /// `wishing`.
             wishing: Wishing,
-            /// `act_name`.
-            act_name: ActName,
-            /// `remark`.
-            remark: Remark,
-            /// `scene_id`: required when the average share is below 1 yuan or above 200.
-            scene_id: Option<SceneId>,
-            /// `risk_info`.
-            risk_info: Option<RiskInfo>,
-            /// `consume_mch_id`: the funding merchant (legacy service-provider field).
-            consume_mch_id: Option<MchId>,
+            /// `wxappid`: the Official Account appid.
+            wxappid: AppId,
         }
         fields {
             /// `sign`: set after signing `sign_fields()`.

@@ -26,32 +26,32 @@ wire_struct! {
     /// send one puts it in `unknown`, where it is sent but not signed.
     pub struct Request {
         signed {
-            /// `nonce_str`.
-            nonce_str: NonceStr,
+            /// `act_name`.
+            act_name: ActName,
             /// `mch_billno`: the idempotency key; reuse it on every retry.
             mch_billno: MchBillno,
             /// `mch_id`.
             mch_id: MchId,
-            /// `wxappid`: the mini-program's appid.
-            wxappid: AppId,
-            /// `send_name`.
-            send_name: SendName,
+            /// `nonce_str`.
+            nonce_str: NonceStr,
+            /// `notify_way`: must be `MINI_PROGRAM_JSAPI`.
+            notify_way: NotifyWay,
             /// `re_openid`: the recipient, an openid under the mini-program.
             re_openid: OpenId,
+            /// `remark`.
+            remark: Remark,
+            /// `scene_id`: required below 1 yuan and above 200 yuan.
+            scene_id: Option<SceneId>,
+            /// `send_name`.
+            send_name: SendName,
             /// `total_amount` in fen.
             total_amount: Fen,
             /// `total_num`: must be 1.
             total_num: u32,
             /// `wishing`.
             wishing: Wishing,
-            /// `act_name`.
-            act_name: ActName,
-            /// `remark`.
-            remark: Remark,
-            /// `scene_id`: required below 1 yuan and above 200 yuan.
-            scene_id: Option<SceneId>,
-            /// `notify_way`: must be `MINI_PROGRAM_JSAPI`.
-            notify_way: NotifyWay,
+            /// `wxappid`: the mini-program's appid.
+            wxappid: AppId,
         }
         fields {
             /// `sign`: set after signing `sign_fields()`.

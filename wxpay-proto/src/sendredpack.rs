@@ -24,40 +24,40 @@ wire_struct! {
     /// signed with MD5 over exactly the `SIGNED_FIELDS` of [`crate::ApiRequest`].
     pub struct Request {
         signed {
-            /// `nonce_str`.
-            nonce_str: NonceStr,
+            /// `act_name`.
+            act_name: ActName,
+            /// `client_ip`: the IPv4 address of the calling machine.
+            client_ip: ClientIp,
+            /// `consume_mch_id`: the funding merchant (legacy service-provider field).
+            consume_mch_id: Option<MchId>,
             /// `mch_billno`: the idempotency key; reuse it on every retry.
             mch_billno: MchBillno,
             /// `mch_id`.
             mch_id: MchId,
-            /// `sub_mch_id`: the sub-merchant (service-provider mode only).
-            sub_mch_id: Option<MchId>,
             /// `msgappid`: the appid that reaches the user (required in service-provider mode).
             msgappid: Option<AppId>,
-            /// `wxappid`: the Official Account appid (not a mini-program's).
-            wxappid: AppId,
-            /// `send_name`.
-            send_name: SendName,
+            /// `nonce_str`.
+            nonce_str: NonceStr,
             /// `re_openid`: the recipient, an openid under `wxappid`.
             re_openid: OpenId,
+            /// `remark`.
+            remark: Remark,
+            /// `risk_info`.
+            risk_info: Option<RiskInfo>,
+            /// `scene_id`: required below 1 yuan and above 200 yuan.
+            scene_id: Option<SceneId>,
+            /// `send_name`.
+            send_name: SendName,
+            /// `sub_mch_id`: the sub-merchant (service-provider mode only).
+            sub_mch_id: Option<MchId>,
             /// `total_amount` in fen.
             total_amount: Fen,
             /// `total_num`: must be 1.
             total_num: u32,
             /// `wishing`.
             wishing: Wishing,
-            /// `client_ip`: the IPv4 address of the calling machine.
-            client_ip: ClientIp,
-            /// `act_name`.
-            act_name: ActName,
-            /// `remark`.
-            remark: Remark,
-            /// `scene_id`: required below 1 yuan and above 200 yuan.
-            scene_id: Option<SceneId>,
-            /// `risk_info`.
-            risk_info: Option<RiskInfo>,
-            /// `consume_mch_id`: the funding merchant (legacy service-provider field).
-            consume_mch_id: Option<MchId>,
+            /// `wxappid`: the Official Account appid (not a mini-program's).
+            wxappid: AppId,
         }
         fields {
             /// `sign`: set after signing `sign_fields()`.

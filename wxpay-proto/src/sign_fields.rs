@@ -8,13 +8,13 @@ const CAPACITY: usize = 20;
 
 /// A short decimal number held inline.
 #[derive(Clone, Copy)]
-struct Digits {
+pub(crate) struct Digits {
     buf: [u8; 20],
     len: u8,
 }
 
 impl Digits {
-    fn new(mut n: u64) -> Self {
+    pub(crate) fn new(mut n: u64) -> Self {
         let mut buf = [0u8; 20];
         let mut at = buf.len();
         loop {
@@ -33,7 +33,7 @@ impl Digits {
         }
     }
 
-    fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         // Only ASCII digits are ever written.
         std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
     }
@@ -87,7 +87,7 @@ impl<'a> SignFields<'a> {
         }
     }
 
-    /// The `(name, value)` pairs in the order the request lists its fields (the signer sorts).
+    /// The `(name, value)` pairs, sorted by the bytes of their names (the signing order).
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         self.entries[..self.len].iter().map(|(name, value)| {
             let value = match value {

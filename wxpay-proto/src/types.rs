@@ -1,5 +1,6 @@
 //! Validated value types, parsed once at the boundary.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::Ipv4Addr;
 
@@ -100,8 +101,8 @@ impl fmt::Display for Fen {
 }
 
 impl WireValue for Fen {
-    fn from_wire(field: &'static str, raw: &str) -> Result<Self, Error> {
-        parse_canonical_u64(field, raw).map(Self)
+    fn from_wire(field: &'static str, raw: Cow<'_, str>) -> Result<Self, Error> {
+        parse_canonical_u64(field, &raw).map(Self)
     }
 
     fn write_wire(&self, out: &mut ValueSink<'_>) {
@@ -259,8 +260,8 @@ macro_rules! string_type {
         }
 
         impl WireValue for $name {
-            fn from_wire(field: &'static str, raw: &str) -> Result<Self, Error> {
-                Self::for_field(field, raw.to_owned())
+            fn from_wire(field: &'static str, raw: Cow<'_, str>) -> Result<Self, Error> {
+                Self::for_field(field, raw.into_owned())
             }
 
             fn write_wire(&self, out: &mut ValueSink<'_>) {

@@ -8,7 +8,7 @@ use crate::sign_fields::SignFields;
 /// How a struct field is read from and written to the message (a required value, an
 /// optional one, or a group of fields flattened into the message).
 pub(crate) trait Slot: Sized {
-    fn read(r: &mut FieldReader, name: &'static str) -> Result<Self, Error>;
+    fn read(r: &mut FieldReader<'_>, name: &'static str) -> Result<Self, Error>;
     fn write(&self, w: &mut XmlWriter, name: &str);
 }
 
@@ -18,7 +18,7 @@ pub(crate) trait SignSlot {
 }
 
 impl<T: WireValue> Slot for T {
-    fn read(r: &mut FieldReader, name: &'static str) -> Result<Self, Error> {
+    fn read(r: &mut FieldReader<'_>, name: &'static str) -> Result<Self, Error> {
         r.required(name)
     }
 
@@ -28,7 +28,7 @@ impl<T: WireValue> Slot for T {
 }
 
 impl<T: WireValue> Slot for Option<T> {
-    fn read(r: &mut FieldReader, name: &'static str) -> Result<Self, Error> {
+    fn read(r: &mut FieldReader<'_>, name: &'static str) -> Result<Self, Error> {
         r.optional(name)
     }
 
@@ -100,7 +100,7 @@ macro_rules! wire_struct {
 
         impl $crate::wire_struct::Slot for $name {
             fn read(
-                r: &mut $crate::codec::FieldReader,
+                r: &mut $crate::codec::FieldReader<'_>,
                 _name: &'static str,
             ) -> Result<Self, $crate::Error> {
                 Ok(Self {
@@ -116,7 +116,7 @@ macro_rules! wire_struct {
         }
 
         impl $crate::XmlMessage for $name {
-            fn from_raw(raw: $crate::RawMessage) -> Result<Self, $crate::Error> {
+            fn from_raw(raw: $crate::RawMessage<'_>) -> Result<Self, $crate::Error> {
                 let mut r = raw.into_reader();
                 let mut message: Self = $crate::wire_struct::Slot::read(&mut r, "xml")?;
                 message.unknown = r.into_unknown();

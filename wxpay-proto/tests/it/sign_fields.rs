@@ -201,3 +201,31 @@ fn a_decoded_request_signs_the_same_pairs_as_the_raw_document() {
         .collect();
     assert_eq!(from_raw, from_typed);
 }
+
+#[test]
+fn signed_fields_come_in_byte_order_of_their_names() {
+    fn assert_sorted<R: ApiRequest>(request: &R) {
+        let fields = request.sign_fields();
+        let names: Vec<&str> = fields.pairs().map(|(k, _)| k).collect();
+        assert!(
+            names.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes()),
+            "{names:?}"
+        );
+        assert!(
+            R::SIGNED_FIELDS
+                .windows(2)
+                .all(|w| w[0].as_bytes() < w[1].as_bytes())
+        );
+    }
+    let mut full = sendredpack_example();
+    full.sub_mch_id = Some(MchId::new("10000090").unwrap());
+    full.msgappid = Some(AppId::new("wx8888888888888888").unwrap());
+    full.scene_id = Some(SceneId::Product8);
+    full.consume_mch_id = Some(MchId::new("1222000096").unwrap());
+
+    assert_sorted(&full);
+    assert_sorted(&sendredpack_example());
+    assert_sorted(&group_example());
+    assert_sorted(&mini_example());
+    assert_sorted(&query_example());
+}
