@@ -78,20 +78,21 @@ impl<'a> Canonical<'a> {
     /// Feeds the string to sign into `update`: `k1=v1&…&kn=vn&key=` followed by `key`. With no
     /// fields at all it is just `key=` and the key.
     ///
-    /// The pieces are gathered in a stack buffer and handed over in a few large chunks (a
-    /// digest's per-call cost dwarfs a copy of a few bytes); the buffer is wiped afterwards,
-    /// since it held the key.
+    /// The parameters are gathered in a stack buffer and handed over in a few large chunks (a
+    /// digest's per-call cost dwarfs a copy of a few bytes); the key is handed over last, on
+    /// its own, so it never sits in that buffer.
     pub(crate) fn feed(&self, key: &[u8], update: impl FnMut(&[u8])) {
         let mut out = Chunker::new(update);
         for &(name, value) in self.fields() {
             out.write(name.as_bytes());
-            out.write(b"=");
+            out.byte(b'=');
             out.write(value.as_bytes());
-            out.write(b"&");
+            out.byte(b'&');
         }
         out.write(KEY_PREFIX.as_bytes());
-        out.write(key);
-        out.finish();
+        // The key goes to the digest directly, never through the buffer: nothing to wipe.
+        let mut update = out.finish();
+        update(key);
     }
 
     /// `k1=v1&…&kn=vn`, with no key (the spec's "stringA").
@@ -145,6 +146,16 @@ impl<F: FnMut(&[u8])> Chunker<F> {
         }
     }
 
+    #[inline]
+    fn byte(&mut self, byte: u8) {
+        if self.len == CHUNK {
+            self.flush();
+        }
+        self.buf[self.len] = byte;
+        self.len += 1;
+    }
+
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
         if bytes.len() > CHUNK - self.len {
             self.flush();
@@ -164,9 +175,10 @@ impl<F: FnMut(&[u8])> Chunker<F> {
         }
     }
 
-    fn finish(mut self) {
+    /// Hands over what is buffered and gives the digest back.
+    fn finish(mut self) -> F {
         self.flush();
-        zeroize::Zeroize::zeroize(&mut self.buf);
+        self.update
     }
 }
 
@@ -240,7 +252,7 @@ mod tests {
             for piece in &pieces {
                 chunker.write(piece);
             }
-            chunker.finish();
+            let _ = chunker.finish();
             assert_eq!(seen, pieces.concat(), "sizes {sizes:?}");
             assert!(calls <= pieces.len() + 1, "{calls} calls for {sizes:?}");
         }
