@@ -1,0 +1,337 @@
+//! Fault injection placed around the commit point.
+
+use rand::RngExt;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Which API a fault rule applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum FaultApi {
+    /// `*`: every API.
+    #[default]
+    #[serde(rename = "*")]
+    Any,
+    /// `sendredpack`.
+    #[serde(rename = "sendredpack")]
+    SendRedpack,
+    /// `sendgroupredpack`.
+    #[serde(rename = "sendgroupredpack")]
+    SendGroupRedpack,
+    /// `sendminiprogramhb`.
+    #[serde(rename = "sendminiprogramhb")]
+    SendMiniProgramHb,
+    /// `gethbinfo`.
+    #[serde(rename = "gethbinfo")]
+    GetHbInfo,
+}
+
+impl FaultApi {
+    pub(crate) fn matches(self, api: crate::api::Api) -> bool {
+        use crate::api::Api;
+        matches!(
+            (self, api),
+            (Self::Any, _)
+                | (Self::SendRedpack, Api::SendRedpack)
+                | (Self::SendGroupRedpack, Api::SendGroupRedpack)
+                | (Self::SendMiniProgramHb, Api::SendMiniProgramHb)
+                | (Self::GetHbInfo, Api::GetHbInfo)
+        )
+    }
+}
+
+/// Where a fault sits relative to the commit point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FaultStage {
+    /// Before: the request has no effect (nothing is committed) and is answered by the
+    /// fault. `timeout` holds the request before its commit point instead, then processes it
+    /// normally.
+    #[default]
+    BeforeCommit,
+    /// After: the request is processed in full (a send is committed) and the answer is
+    /// replaced by the fault. `timeout` delays the real answer.
+    AfterCommit,
+}
+
+/// What a fault does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FaultAction {
+    /// Close the TCP connection (RST) without any HTTP response, after reading the request.
+    Reset,
+    /// Answer after `delay_ms` of real time.
+    Timeout,
+    /// Answer `SYSTEMERROR` ("请求已受理，请稍后使用原单号查询发放结果").
+    #[default]
+    Systemerror,
+    /// Answer `PROCESSING`.
+    Processing,
+    /// Answer HTTP 200 with truncated XML.
+    Garbage,
+    /// Answer HTTP 502 with an HTML error page.
+    Html,
+    /// A send that would commit is recorded as `FAILED` (reason 余额不足, nothing paid) and
+    /// answered `SYSTEMERROR`; the billno answers `SEND_FAILED` from then on. The stage is
+    /// not used.
+    SendFailed,
+    /// "Commit lands late": a send that commits stays invisible to `gethbinfo` (not found)
+    /// for `late_secs` seconds of virtual time; its own answer is normal. The stage is not
+    /// used.
+    LateCommit,
+}
+
+impl FaultAction {
+    /// The action's name in the admin JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reset => "reset",
+            Self::Timeout => "timeout",
+            Self::Systemerror => "systemerror",
+            Self::Processing => "processing",
+            Self::Garbage => "garbage",
+            Self::Html => "html",
+            Self::SendFailed => "send_failed",
+            Self::LateCommit => "late_commit",
+        }
+    }
+}
+
+fn default_probability() -> f64 {
+    1.0
+}
+
+fn default_delay_ms() -> u64 {
+    3000
+}
+
+fn default_late_secs() -> u64 {
+    10
+}
+
+/// One fault rule (the admin JSON's `rules[]` item).
+///
+/// In JSON: `{"api":"sendredpack","stage":"after_commit","action":"reset",
+/// "probability":0.2,"times":3}`; `api` defaults to `*`, `stage` to `before_commit`,
+/// `probability` to 1, `times` to unlimited, `delay_ms` to 3000, `late_secs` to 10.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(
+    clippy::exhaustive_structs,
+    reason = "plain data mirroring the admin JSON; build it with `..Default::default()` or `FaultRule::new`"
+)]
+pub struct FaultRule {
+    /// The API it applies to.
+    #[serde(default)]
+    pub api: FaultApi,
+    /// Before or after the commit point.
+    #[serde(default)]
+    pub stage: FaultStage,
+    /// What happens.
+    pub action: FaultAction,
+    /// The chance that a matching request gets the fault (seeded; 1 = always).
+    #[serde(default = "default_probability")]
+    pub probability: f64,
+    /// How many times the rule fires at most (`None` = unlimited).
+    #[serde(default)]
+    pub times: Option<u32>,
+    /// `timeout`: how long the answer is held, in real milliseconds.
+    #[serde(default = "default_delay_ms")]
+    pub delay_ms: u64,
+    /// `late_commit`: how long the packet stays invisible to `gethbinfo`, in virtual seconds.
+    #[serde(default = "default_late_secs")]
+    pub late_secs: u64,
+}
+
+impl Default for FaultRule {
+    fn default() -> Self {
+        Self {
+            api: FaultApi::Any,
+            stage: FaultStage::BeforeCommit,
+            action: FaultAction::Systemerror,
+            probability: default_probability(),
+            times: None,
+            delay_ms: default_delay_ms(),
+            late_secs: default_late_secs(),
+        }
+    }
+}
+
+impl FaultRule {
+    /// A rule that always fires, without limit.
+    pub fn new(api: FaultApi, stage: FaultStage, action: FaultAction) -> Self {
+        Self {
+            api,
+            stage,
+            action,
+            ..Self::default()
+        }
+    }
+
+    /// Fires at most `n` times.
+    #[must_use]
+    pub fn times(mut self, n: u32) -> Self {
+        self.times = Some(n);
+        self
+    }
+
+    /// Fires with probability `p` (seeded by the plan's seed).
+    #[must_use]
+    pub fn probability(mut self, p: f64) -> Self {
+        self.probability = p;
+        self
+    }
+
+    /// The `timeout` delay.
+    #[must_use]
+    pub fn delay(mut self, delay: std::time::Duration) -> Self {
+        self.delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// The `late_commit` window, in virtual seconds.
+    #[must_use]
+    pub fn late_secs(mut self, secs: u64) -> Self {
+        self.late_secs = secs;
+        self
+    }
+}
+
+/// A set of fault rules with the seed of their probabilities (`POST /__admin/faults`).
+///
+/// For each request, the first rule that matches its API, has firings left and wins its
+/// probability draw fires; at most one fault per request.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(
+    clippy::exhaustive_structs,
+    reason = "plain data mirroring the admin JSON"
+)]
+pub struct FaultPlan {
+    /// The seed of the probability draws.
+    #[serde(default)]
+    pub seed: u64,
+    /// The rules, in priority order.
+    #[serde(default)]
+    pub rules: Vec<FaultRule>,
+}
+
+/// A fault chosen for one request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Fault {
+    pub(crate) stage: FaultStage,
+    pub(crate) action: FaultAction,
+    pub(crate) delay_ms: u64,
+    pub(crate) late_secs: u64,
+}
+
+/// The active plan with its remaining firings and its RNG.
+#[derive(Debug)]
+pub(crate) struct FaultEngine {
+    plan: FaultPlan,
+    fired: Vec<u32>,
+    rng: ChaCha8Rng,
+}
+
+impl FaultEngine {
+    pub(crate) fn new(plan: FaultPlan) -> Self {
+        let rng = ChaCha8Rng::seed_from_u64(plan.seed);
+        let fired = vec![0; plan.rules.len()];
+        Self { plan, fired, rng }
+    }
+
+    pub(crate) fn plan(&self) -> &FaultPlan {
+        &self.plan
+    }
+
+    /// Picks the fault for a request to `api`, if any.
+    pub(crate) fn draw(&mut self, api: crate::api::Api) -> Option<Fault> {
+        for (i, rule) in self.plan.rules.iter().enumerate() {
+            if !rule.api.matches(api) {
+                continue;
+            }
+            let fired = self.fired.get(i).copied().unwrap_or(0);
+            if rule.times.is_some_and(|t| fired >= t) {
+                continue;
+            }
+            let p = if rule.probability.is_nan() {
+                0.0
+            } else {
+                rule.probability.clamp(0.0, 1.0)
+            };
+            let hit = p >= 1.0 || (p > 0.0 && self.rng.random_bool(p));
+            if !hit {
+                continue;
+            }
+            if let Some(slot) = self.fired.get_mut(i) {
+                *slot = slot.saturating_add(1);
+            }
+            return Some(Fault {
+                stage: rule.stage,
+                action: rule.action,
+                delay_ms: rule.delay_ms,
+                late_secs: rule.late_secs,
+            });
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Api;
+
+    #[test]
+    fn admin_json_defaults_apply() {
+        let plan: FaultPlan = serde_json::from_str(
+            r#"{"seed":3,"rules":[{"api":"sendredpack","stage":"after_commit","action":"reset"}]}"#,
+        )
+        .unwrap();
+        let rule = &plan.rules[0];
+        assert_eq!(rule.probability, 1.0);
+        assert_eq!(rule.times, None);
+        assert_eq!(rule.api, FaultApi::SendRedpack);
+        assert_eq!(rule.stage, FaultStage::AfterCommit);
+    }
+
+    #[test]
+    fn scripted_rule_fires_exactly_times_then_stops() {
+        let mut engine = FaultEngine::new(FaultPlan {
+            seed: 0,
+            rules: vec![
+                FaultRule::new(
+                    FaultApi::SendRedpack,
+                    FaultStage::BeforeCommit,
+                    FaultAction::Html,
+                )
+                .times(2),
+            ],
+        });
+        assert!(engine.draw(Api::GetHbInfo).is_none());
+        assert!(engine.draw(Api::SendRedpack).is_some());
+        assert!(engine.draw(Api::SendRedpack).is_some());
+        assert!(engine.draw(Api::SendRedpack).is_none());
+    }
+
+    #[test]
+    fn probability_draws_are_reproducible_from_the_seed() {
+        let plan = FaultPlan {
+            seed: 42,
+            rules: vec![FaultRule::default().probability(0.5)],
+        };
+        let run = |plan: &FaultPlan| {
+            let mut e = FaultEngine::new(plan.clone());
+            (0..64)
+                .map(|_| e.draw(Api::SendRedpack).is_some())
+                .collect::<Vec<_>>()
+        };
+        let a = run(&plan);
+        assert_eq!(a, run(&plan));
+        let hits = a.iter().filter(|h| **h).count();
+        assert!((10..=54).contains(&hits), "{hits}");
+    }
+}

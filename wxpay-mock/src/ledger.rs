@@ -1,0 +1,678 @@
+//! The ledger: merchants' balances and packets, the lifecycle on the virtual clock, daily and
+//! rate counters, invariants, and the serialisable snapshot the admin API shows.
+//!
+//! Every mutation is planned first as a [`Change`] (new rows), written to the store, and only
+//! then applied to memory, so memory never holds what the store refused.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{DAY_MS, beijing_day, format_beijing};
+
+/// The rate window: 60 s.
+pub(crate) const RATE_WINDOW_MS: u64 = 60_000;
+
+/// Which API sent a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Kind {
+    Normal,
+    Group,
+    MiniProgram,
+}
+
+impl Kind {
+    pub(crate) fn api_name(self) -> &'static str {
+        match self {
+            Self::Normal => "sendredpack",
+            Self::Group => "sendgroupredpack",
+            Self::MiniProgram => "sendminiprogramhb",
+        }
+    }
+
+    pub(crate) fn hb_type(self) -> &'static str {
+        match self {
+            Self::Group => "GROUP",
+            Self::Normal | Self::MiniProgram => "NORMAL",
+        }
+    }
+}
+
+/// A packet's status (spec §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PacketStatus {
+    Sent,
+    Received,
+    Refunding,
+    Refund,
+    Failed,
+}
+
+impl PacketStatus {
+    pub(crate) fn wire(self) -> &'static str {
+        match self {
+            Self::Sent => "SENT",
+            Self::Received => "RECEIVED",
+            Self::Refunding => "RFUND_ING",
+            Self::Refund => "REFUND",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
+/// One claim of a packet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Claim {
+    pub(crate) openid: String,
+    pub(crate) amount: u64,
+    pub(crate) rcv_time: u64,
+}
+
+/// A committed packet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Packet {
+    pub(crate) mch_billno: String,
+    pub(crate) kind: Kind,
+    pub(crate) status: PacketStatus,
+    pub(crate) wxappid: String,
+    pub(crate) re_openid: String,
+    pub(crate) total_amount: u64,
+    pub(crate) total_num: u32,
+    pub(crate) send_name: String,
+    pub(crate) wishing: String,
+    pub(crate) act_name: String,
+    pub(crate) remark: String,
+    pub(crate) scene_id: Option<String>,
+    pub(crate) send_listid: String,
+    pub(crate) send_time: u64,
+    pub(crate) visible_at: u64,
+    /// The planned shares (one for a normal packet).
+    pub(crate) shares: Vec<u64>,
+    pub(crate) claims: Vec<Claim>,
+    pub(crate) refund_time: Option<u64>,
+    pub(crate) refund_amount: Option<u64>,
+    pub(crate) reason: Option<String>,
+    pub(crate) package: Option<String>,
+}
+
+impl Packet {
+    pub(crate) fn claimed(&self) -> u64 {
+        self.claims
+            .iter()
+            .map(|c| c.amount)
+            .fold(0, u64::saturating_add)
+    }
+
+    pub(crate) fn unclaimed(&self) -> u64 {
+        self.total_amount.saturating_sub(self.claimed())
+    }
+
+    /// Whether money left the balance for it (every status but `FAILED`).
+    pub(crate) fn paid(&self) -> bool {
+        self.status != PacketStatus::Failed
+    }
+
+    /// What the daily per-user amount counts for it: the total, or a group's average share.
+    pub(crate) fn user_amount(&self) -> u64 {
+        match self.kind {
+            Kind::Group => self.total_amount / u64::from(self.total_num.max(1)),
+            Kind::Normal | Kind::MiniProgram => self.total_amount,
+        }
+    }
+}
+
+/// A merchant's money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Money {
+    pub(crate) initial: u64,
+    pub(crate) topups: u64,
+    pub(crate) balance: u64,
+}
+
+/// A planned mutation: the new rows to store, then to apply.
+#[derive(Debug, Default)]
+pub(crate) struct Change {
+    pub(crate) money: BTreeMap<String, Money>,
+    pub(crate) packets: Vec<(String, Packet)>,
+}
+
+impl Change {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.money.is_empty() && self.packets.is_empty()
+    }
+}
+
+/// The lifecycle timings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timings {
+    pub(crate) refund_after_ms: u64,
+    pub(crate) refund_duration_ms: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct MerchantLedger {
+    pub(crate) money: Option<Money>,
+    pub(crate) packets: BTreeMap<String, Packet>,
+    rate: VecDeque<u64>,
+    daily_user: BTreeMap<(u64, String), (u32, u64)>,
+    daily_total: BTreeMap<u64, u64>,
+}
+
+impl MerchantLedger {
+    pub(crate) fn money(&self) -> Money {
+        self.money.unwrap_or(Money {
+            initial: 0,
+            topups: 0,
+            balance: 0,
+        })
+    }
+
+    fn count(&mut self, p: &Packet) {
+        if !p.paid() {
+            return;
+        }
+        self.rate.push_back(p.send_time);
+        let day = beijing_day(p.send_time);
+        let user = self
+            .daily_user
+            .entry((day, p.re_openid.clone()))
+            .or_insert((0, 0));
+        user.0 = user.0.saturating_add(1);
+        user.1 = user.1.saturating_add(p.user_amount());
+        let total = self.daily_total.entry(day).or_insert(0);
+        *total = total.saturating_add(p.total_amount);
+    }
+
+    /// Sends committed in the 60 s window ending at `now`.
+    pub(crate) fn sends_in_window(&mut self, now: u64) -> usize {
+        let start = now.saturating_sub(RATE_WINDOW_MS);
+        while self.rate.front().is_some_and(|t| *t <= start) {
+            self.rate.pop_front();
+        }
+        self.rate
+            .iter()
+            .filter(|t| **t > start && **t <= now)
+            .count()
+    }
+
+    /// `(packets, amount)` sent to `openid` on the Beijing day of `now`.
+    pub(crate) fn user_today(&self, now: u64, openid: &str) -> (u32, u64) {
+        self.daily_user
+            .get(&(beijing_day(now), openid.to_owned()))
+            .copied()
+            .unwrap_or((0, 0))
+    }
+
+    /// Amount sent by the merchant on the Beijing day of `now`.
+    pub(crate) fn sent_today(&self, now: u64) -> u64 {
+        self.daily_total
+            .get(&beijing_day(now))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Forgets daily counters older than a week (they can no longer matter).
+    fn prune(&mut self, now: u64) {
+        let keep_from = beijing_day(now).saturating_sub(7);
+        self.daily_user.retain(|(day, _), _| *day >= keep_from);
+        self.daily_total.retain(|day, _| *day >= keep_from);
+    }
+}
+
+/// All merchants' ledgers.
+#[derive(Debug)]
+pub(crate) struct Ledger {
+    pub(crate) merchants: BTreeMap<String, MerchantLedger>,
+    /// `(due time, mch_id, billno)` of packets whose lifecycle still moves.
+    due: BTreeSet<(u64, String, String)>,
+    next_seq: u64,
+    timings: Timings,
+}
+
+const LISTID_SEQ_BASE: u64 = 3_000_000_000_000;
+
+impl Ledger {
+    pub(crate) fn new(timings: Timings) -> Self {
+        Self {
+            merchants: BTreeMap::new(),
+            due: BTreeSet::new(),
+            next_seq: 1,
+            timings,
+        }
+    }
+
+    fn due_of(&self, p: &Packet) -> Option<u64> {
+        let start = p.send_time.saturating_add(self.timings.refund_after_ms);
+        match p.status {
+            PacketStatus::Sent => Some(start),
+            PacketStatus::Refunding => Some(start.saturating_add(self.timings.refund_duration_ms)),
+            PacketStatus::Received | PacketStatus::Refund | PacketStatus::Failed => None,
+        }
+    }
+
+    /// A new `send_listid`: `1000041701` + yyyymmdd + 13 digits.
+    pub(crate) fn next_listid(&mut self, now: u64) -> String {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.saturating_add(1);
+        format!(
+            "1000041701{}{:013}",
+            crate::clock::beijing_yyyymmdd(now),
+            LISTID_SEQ_BASE.saturating_add(seq) % 10_000_000_000_000
+        )
+    }
+
+    pub(crate) fn merchant(&self, mch_id: &str) -> Option<&MerchantLedger> {
+        self.merchants.get(mch_id)
+    }
+
+    pub(crate) fn merchant_mut(&mut self, mch_id: &str) -> &mut MerchantLedger {
+        self.merchants.entry(mch_id.to_owned()).or_default()
+    }
+
+    pub(crate) fn packet(&self, mch_id: &str, billno: &str) -> Option<&Packet> {
+        self.merchants.get(mch_id)?.packets.get(billno)
+    }
+
+    /// Applies stored rows to memory.
+    pub(crate) fn apply(&mut self, change: Change) {
+        for (mch_id, money) in change.money {
+            self.merchant_mut(&mch_id).money = Some(money);
+        }
+        for (mch_id, packet) in change.packets {
+            let old_due = self
+                .packet(&mch_id, &packet.mch_billno)
+                .and_then(|old| self.due_of(old));
+            if let Some(due) = old_due {
+                self.due
+                    .remove(&(due, mch_id.clone(), packet.mch_billno.clone()));
+            }
+            if let Some(due) = self.due_of(&packet) {
+                self.due
+                    .insert((due, mch_id.clone(), packet.mch_billno.clone()));
+            }
+            if let Some(seq) = packet
+                .send_listid
+                .get(18..)
+                .and_then(|s| s.parse::<u64>().ok())
+                .map(|n| n.saturating_sub(LISTID_SEQ_BASE))
+            {
+                self.next_seq = self.next_seq.max(seq.saturating_add(1));
+            }
+            let m = self.merchant_mut(&mch_id);
+            let is_new = !m.packets.contains_key(&packet.mch_billno);
+            if is_new {
+                m.count(&packet);
+            }
+            m.packets.insert(packet.mch_billno.clone(), packet);
+        }
+    }
+
+    /// Plans what falls due by `now`: refunds start after `refund_after`, end after
+    /// `refund_duration`, crediting the unclaimed amount.
+    pub(crate) fn plan_catch_up(&self, now: u64) -> Change {
+        let mut change = Change::default();
+        let mut seen = BTreeSet::new();
+        for (due, mch_id, billno) in &self.due {
+            if *due > now {
+                break;
+            }
+            if !seen.insert((mch_id.clone(), billno.clone())) {
+                continue;
+            }
+            let Some(p) = self.packet(mch_id, billno) else {
+                continue;
+            };
+            let start = p.send_time.saturating_add(self.timings.refund_after_ms);
+            let end = start.saturating_add(self.timings.refund_duration_ms);
+            let mut next = p.clone();
+            if now >= end {
+                let amount = next.unclaimed();
+                next.status = PacketStatus::Refund;
+                next.refund_time = Some(end);
+                next.refund_amount = Some(amount);
+                let money = change.money.entry(mch_id.clone()).or_insert_with(|| {
+                    self.merchants
+                        .get(mch_id)
+                        .map(MerchantLedger::money)
+                        .unwrap_or(Money {
+                            initial: 0,
+                            topups: 0,
+                            balance: 0,
+                        })
+                });
+                money.balance = money.balance.saturating_add(amount);
+            } else {
+                next.status = PacketStatus::Refunding;
+            }
+            change.packets.push((mch_id.clone(), next));
+        }
+        change
+    }
+
+    /// Forgets counters that can no longer matter.
+    pub(crate) fn prune(&mut self, now: u64) {
+        for m in self.merchants.values_mut() {
+            m.prune(now);
+        }
+    }
+
+    /// Checks the invariants; returns the violations.
+    pub(crate) fn violations(
+        &self,
+        limits: &BTreeMap<String, crate::config::Limits>,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut listids = BTreeSet::new();
+        for (mch_id, m) in &self.merchants {
+            let money = m.money();
+            let (mut outstanding, mut pending, mut claimed) = (0u128, 0u128, 0u128);
+            for (billno, p) in &m.packets {
+                if billno != &p.mch_billno {
+                    out.push(format!("{mch_id}/{billno}: stored under another billno"));
+                }
+                if !listids.insert(p.send_listid.clone()) {
+                    out.push(format!(
+                        "{mch_id}/{billno}: send_listid {} reused",
+                        p.send_listid
+                    ));
+                }
+                check_packet(mch_id, p, &mut out);
+                let c = u128::from(p.claimed());
+                match p.status {
+                    PacketStatus::Failed => {}
+                    PacketStatus::Sent => {
+                        outstanding += u128::from(p.unclaimed());
+                        claimed += c;
+                    }
+                    PacketStatus::Refunding => {
+                        pending += u128::from(p.unclaimed());
+                        claimed += c;
+                    }
+                    PacketStatus::Received | PacketStatus::Refund => claimed += c,
+                }
+            }
+            let lhs = u128::from(money.balance) + outstanding + pending + claimed;
+            let rhs = u128::from(money.initial) + u128::from(money.topups);
+            if lhs != rhs {
+                out.push(format!(
+                    "{mch_id}: balance {} + outstanding {outstanding} + refunding {pending} + claimed {claimed} = {lhs} fen, but initial {} + top-ups {} = {rhs} fen",
+                    money.balance, money.initial, money.topups
+                ));
+            }
+            if let Some(l) = limits.get(mch_id) {
+                check_limits(mch_id, m, l, &mut out);
+            }
+        }
+        out
+    }
+}
+
+fn check_packet(mch_id: &str, p: &Packet, out: &mut Vec<String>) {
+    let id = format!("{mch_id}/{}", p.mch_billno);
+    let claimed = p.claimed();
+    if claimed > p.total_amount {
+        out.push(format!(
+            "{id}: claimed {claimed} > total {}",
+            p.total_amount
+        ));
+    }
+    if p.claims.len() > usize::try_from(p.total_num).unwrap_or(usize::MAX) {
+        out.push(format!("{id}: more claims than total_num"));
+    }
+    if p.status == PacketStatus::Failed {
+        if !p.claims.is_empty() || p.refund_amount.is_some() {
+            out.push(format!("{id}: a FAILED packet has claims or a refund"));
+        }
+        return;
+    }
+    let shares: u64 = p.shares.iter().fold(0, |a, b| a.saturating_add(*b));
+    if shares != p.total_amount || p.shares.len() != usize::try_from(p.total_num).unwrap_or(0) {
+        out.push(format!(
+            "{id}: shares {:?} do not split {}",
+            p.shares, p.total_amount
+        ));
+    }
+    if p.kind == Kind::Group && p.shares.iter().any(|s| *s < 100) {
+        out.push(format!("{id}: a group share is below 1 yuan"));
+    }
+    match p.status {
+        PacketStatus::Received if claimed != p.total_amount => {
+            out.push(format!(
+                "{id}: RECEIVED but {claimed} of {} claimed",
+                p.total_amount
+            ));
+        }
+        PacketStatus::Refund => {
+            let refunded = p.refund_amount.unwrap_or(0);
+            if refunded.saturating_add(claimed) != p.total_amount || p.refund_time.is_none() {
+                out.push(format!(
+                    "{id}: REFUND of {refunded} with {claimed} claimed does not make {}",
+                    p.total_amount
+                ));
+            }
+        }
+        PacketStatus::Sent | PacketStatus::Refunding if claimed >= p.total_amount => {
+            out.push(format!("{id}: fully claimed but still {}", p.status.wire()));
+        }
+        _ => {}
+    }
+}
+
+fn check_limits(
+    mch_id: &str,
+    m: &MerchantLedger,
+    l: &crate::config::Limits,
+    out: &mut Vec<String>,
+) {
+    let mut per_user: BTreeMap<(u64, &str), (u64, u64)> = BTreeMap::new();
+    let mut per_day: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut times = Vec::new();
+    for p in m.packets.values().filter(|p| p.paid()) {
+        let day = beijing_day(p.send_time);
+        let u = per_user
+            .entry((day, p.re_openid.as_str()))
+            .or_insert((0, 0));
+        u.0 += 1;
+        u.1 = u.1.saturating_add(p.user_amount());
+        let d = per_day.entry(day).or_insert(0);
+        *d = d.saturating_add(p.total_amount);
+        times.push(p.send_time);
+    }
+    for ((day, openid), (count, amount)) in per_user {
+        let date = format_beijing(day * DAY_MS);
+        if count > u64::from(l.sendnum_per_user_per_day) {
+            out.push(format!(
+                "{mch_id}: {count} packets to {openid} on {date} (limit {})",
+                l.sendnum_per_user_per_day
+            ));
+        }
+        if amount > l.rcvd_amount_per_user_per_day.get() {
+            out.push(format!(
+                "{mch_id}: {amount} fen to {openid} on {date} (limit {})",
+                l.rcvd_amount_per_user_per_day.get()
+            ));
+        }
+    }
+    for (day, amount) in per_day {
+        if amount > l.send_amount_per_day.get() {
+            out.push(format!(
+                "{mch_id}: {amount} fen sent on {} (limit {})",
+                format_beijing(day * DAY_MS),
+                l.send_amount_per_day.get()
+            ));
+        }
+    }
+    times.sort_unstable();
+    let limit = usize::try_from(l.freq_per_minute).unwrap_or(usize::MAX);
+    let mut start = 0;
+    for end in 0..times.len() {
+        while times[end].saturating_sub(times[start]) >= RATE_WINDOW_MS {
+            start += 1;
+        }
+        if end + 1 - start > limit {
+            out.push(format!(
+                "{mch_id}: {} sends within 60 s ending {} (limit {limit})",
+                end + 1 - start,
+                format_beijing(times[end])
+            ));
+            break;
+        }
+    }
+}
+
+/// The ledger as `GET /__admin/ledger` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LedgerSnapshot {
+    /// Every merchant, by id.
+    pub merchants: Vec<MerchantSnapshot>,
+}
+
+impl LedgerSnapshot {
+    /// A merchant's part.
+    pub fn merchant(&self, mch_id: &str) -> Option<&MerchantSnapshot> {
+        self.merchants.iter().find(|m| m.mch_id == mch_id)
+    }
+
+    /// One packet.
+    pub fn packet(&self, mch_id: &str, mch_billno: &str) -> Option<&PacketSnapshot> {
+        self.merchant(mch_id)?
+            .packets
+            .iter()
+            .find(|p| p.mch_billno == mch_billno)
+    }
+
+    /// Number of packets over all merchants.
+    pub fn packet_count(&self) -> usize {
+        self.merchants.iter().map(|m| m.packets.len()).sum()
+    }
+}
+
+/// One merchant in a [`LedgerSnapshot`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MerchantSnapshot {
+    /// `mch_id`.
+    pub mch_id: String,
+    /// The available balance, in fen.
+    pub balance_fen: u64,
+    /// The starting balance, in fen.
+    pub initial_balance_fen: u64,
+    /// The sum of top-ups, in fen.
+    pub topups_fen: u64,
+    /// The packets, by billno.
+    pub packets: Vec<PacketSnapshot>,
+}
+
+/// One packet in a [`LedgerSnapshot`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PacketSnapshot {
+    /// `mch_billno`.
+    pub mch_billno: String,
+    /// The API that sent it (`sendredpack`, `sendgroupredpack`, `sendminiprogramhb`).
+    pub api: String,
+    /// The wire status (`SENT`, `RECEIVED`, `RFUND_ING`, `REFUND`, `FAILED`).
+    pub status: String,
+    /// `NORMAL` or `GROUP`.
+    pub hb_type: String,
+    /// In fen.
+    pub total_amount: u64,
+    /// `total_num`.
+    pub total_num: u32,
+    /// The recipient (the seed user of a group).
+    pub re_openid: String,
+    /// `wxappid`.
+    pub wxappid: String,
+    /// `send_listid` (= `detail_id`).
+    pub send_listid: String,
+    /// Beijing time `yyyy-MM-dd HH:mm:ss`.
+    pub send_time: String,
+    /// When the refund completed.
+    pub refund_time: Option<String>,
+    /// The refunded amount, in fen.
+    pub refund_amount: Option<u64>,
+    /// Why the send failed.
+    pub reason: Option<String>,
+    /// The planned shares, in fen (one for a normal packet).
+    pub shares: Vec<u64>,
+    /// The claims so far.
+    pub claims: Vec<ClaimSnapshot>,
+}
+
+/// One claim in a [`PacketSnapshot`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ClaimSnapshot {
+    /// Who claimed.
+    pub openid: String,
+    /// How much, in fen.
+    pub amount: u64,
+    /// When (Beijing time).
+    pub rcv_time: String,
+}
+
+impl From<&Packet> for PacketSnapshot {
+    fn from(p: &Packet) -> Self {
+        Self {
+            mch_billno: p.mch_billno.clone(),
+            api: p.kind.api_name().to_owned(),
+            status: p.status.wire().to_owned(),
+            hb_type: p.kind.hb_type().to_owned(),
+            total_amount: p.total_amount,
+            total_num: p.total_num,
+            re_openid: p.re_openid.clone(),
+            wxappid: p.wxappid.clone(),
+            send_listid: p.send_listid.clone(),
+            send_time: format_beijing(p.send_time),
+            refund_time: p.refund_time.map(format_beijing),
+            refund_amount: p.refund_amount,
+            reason: p.reason.clone(),
+            shares: p.shares.clone(),
+            claims: p.claims.iter().map(ClaimSnapshot::from).collect(),
+        }
+    }
+}
+
+impl From<&Claim> for ClaimSnapshot {
+    fn from(c: &Claim) -> Self {
+        Self {
+            openid: c.openid.clone(),
+            amount: c.amount,
+            rcv_time: format_beijing(c.rcv_time),
+        }
+    }
+}
+
+impl Ledger {
+    pub(crate) fn snapshot(&self) -> LedgerSnapshot {
+        LedgerSnapshot {
+            merchants: self
+                .merchants
+                .iter()
+                .map(|(mch_id, m)| {
+                    let money = m.money();
+                    MerchantSnapshot {
+                        mch_id: mch_id.clone(),
+                        balance_fen: money.balance,
+                        initial_balance_fen: money.initial,
+                        topups_fen: money.topups,
+                        packets: m.packets.values().map(PacketSnapshot::from).collect(),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The invariants report (`GET /__admin/invariants`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct InvariantReport {
+    /// Whether every invariant holds.
+    pub ok: bool,
+    /// What does not hold, one sentence each.
+    pub violations: Vec<String>,
+}

@@ -1,0 +1,340 @@
+//! The state shared by the servers and the `MockServer` handle.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rand_chacha::ChaCha8Rng;
+use wxpay_proto::Fen;
+use wxpay_sign::ApiKey;
+
+use crate::Error;
+use crate::clock::{Clock, ClockMode, format_beijing};
+use crate::config::{Behaviour, Limits, MerchantConfig};
+use crate::faults::{FaultEngine, FaultPlan};
+use crate::journal::{Journal, JournalEntry};
+use crate::ledger::{
+    Change, Claim, InvariantReport, Kind, Ledger, LedgerSnapshot, Money, PacketStatus, Timings,
+};
+use crate::store::Store;
+
+/// A merchant as the rules see it.
+#[derive(Debug)]
+pub(crate) struct Merchant {
+    pub(crate) config: MerchantConfig,
+    pub(crate) appid: String,
+    pub(crate) mini_program_appid: String,
+    pub(crate) key: ApiKey,
+}
+
+/// What changes.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) clock: Clock,
+    pub(crate) ledger: Ledger,
+    pub(crate) store: Store,
+    pub(crate) faults: FaultEngine,
+    pub(crate) journal: Journal,
+    pub(crate) in_flight: BTreeSet<(String, String)>,
+    pub(crate) rng: ChaCha8Rng,
+}
+
+/// The shared state.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) behaviour: Behaviour,
+    pub(crate) merchants: BTreeMap<String, Merchant>,
+    inner: Mutex<Inner>,
+}
+
+const CLOCK_MODE_KEY: &str = "clock_mode";
+const CLOCK_VALUE_KEY: &str = "clock_value_ms";
+
+/// A claim made by a user (`MockServer::claim`, `POST /__admin/claim`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ClaimOutcome {
+    /// Who claimed.
+    pub openid: String,
+    /// How much, in fen.
+    pub amount: u64,
+    /// When (Beijing time).
+    pub rcv_time: String,
+    /// The packet's status afterwards (`RECEIVED`, or `SENT` while group shares remain).
+    pub status: String,
+    /// How many shares remain.
+    pub remaining: u32,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        behaviour: Behaviour,
+        merchants: BTreeMap<String, Merchant>,
+        inner: Inner,
+    ) -> Self {
+        Self {
+            behaviour,
+            merchants,
+            inner: Mutex::new(inner),
+        }
+    }
+
+    pub(crate) fn timings(behaviour: &Behaviour) -> Timings {
+        Timings {
+            refund_after_ms: u64::try_from(behaviour.refund_after.as_millis()).unwrap_or(u64::MAX),
+            refund_duration_ms: u64::try_from(behaviour.refund_duration.as_millis())
+                .unwrap_or(u64::MAX),
+        }
+    }
+
+    /// Locks the state. A panic while it was held cannot leave a half-made change (changes
+    /// are stored before they are applied), so a poisoned lock is taken over.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn limits(&self) -> BTreeMap<String, Limits> {
+        self.merchants
+            .iter()
+            .map(|(id, m)| (id.clone(), m.config.limits))
+            .collect()
+    }
+
+    /// Runs what fell due on the virtual clock (refunds), storing before applying.
+    pub(crate) fn catch_up(inner: &mut Inner) -> Result<(), Error> {
+        let now = inner.clock.now_ms();
+        let change = inner.ledger.plan_catch_up(now);
+        if !change.is_empty() {
+            inner.store.write(&change)?;
+            inner.ledger.apply(change);
+        }
+        inner.ledger.prune(now);
+        Ok(())
+    }
+
+    /// Restores the clock from the store, or starts it now.
+    pub(crate) fn restore_clock(store: &Store, mode: ClockMode) -> Result<Clock, Error> {
+        let real = crate::clock::real_now_ms();
+        let stored_mode = store.meta(CLOCK_MODE_KEY)?;
+        let stored_value = store
+            .meta(CLOCK_VALUE_KEY)?
+            .and_then(|v| v.parse::<i128>().ok());
+        let now = match (stored_mode.as_deref(), stored_value) {
+            (Some("real"), Some(offset)) => i128::from(real) + offset,
+            (Some("frozen"), Some(at)) => at,
+            _ => i128::from(real),
+        };
+        let now = u64::try_from(now.max(0)).unwrap_or(real);
+        let clock = Clock::starting_at(mode, now);
+        Self::persist_clock(store, &clock)?;
+        Ok(clock)
+    }
+
+    fn persist_clock(store: &Store, clock: &Clock) -> Result<(), Error> {
+        let value = match clock.mode() {
+            ClockMode::Real => i128::from(clock.now_ms()) - i128::from(crate::clock::real_now_ms()),
+            ClockMode::Frozen => i128::from(clock.now_ms()),
+        };
+        store.set_meta(CLOCK_MODE_KEY, clock.mode().as_str())?;
+        store.set_meta(CLOCK_VALUE_KEY, &value.to_string())
+    }
+
+    /// The initial money rows of configured merchants the store does not know yet.
+    pub(crate) fn seed_money(&self, inner: &mut Inner) -> Result<(), Error> {
+        let mut change = Change::default();
+        for (mch_id, m) in &self.merchants {
+            if inner
+                .ledger
+                .merchant(mch_id)
+                .is_none_or(|l| l.money.is_none())
+            {
+                let balance = m.config.balance.get();
+                change.money.insert(
+                    mch_id.clone(),
+                    Money {
+                        initial: balance,
+                        topups: 0,
+                        balance,
+                    },
+                );
+            }
+        }
+        inner.store.write(&change)?;
+        inner.ledger.apply(change);
+        Ok(())
+    }
+
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.lock().clock.now_ms()
+    }
+
+    pub(crate) fn advance_clock(&self, by: Duration) -> Result<u64, Error> {
+        let mut inner = self.lock();
+        inner.clock.advance(by);
+        Self::persist_clock(&inner.store, &inner.clock)?;
+        Self::catch_up(&mut inner)?;
+        Ok(inner.clock.now_ms())
+    }
+
+    pub(crate) fn ledger(&self) -> LedgerSnapshot {
+        let mut inner = self.lock();
+        if let Err(e) = Self::catch_up(&mut inner) {
+            tracing::error!(error = %e, "cannot run due refunds");
+        }
+        inner.ledger.snapshot()
+    }
+
+    pub(crate) fn invariants(&self) -> InvariantReport {
+        let mut inner = self.lock();
+        if let Err(e) = Self::catch_up(&mut inner) {
+            tracing::error!(error = %e, "cannot run due refunds");
+        }
+        let mut violations = inner.ledger.violations(&self.limits());
+        let in_memory: usize = inner
+            .ledger
+            .merchants
+            .values()
+            .map(|m| m.packets.len())
+            .sum();
+        match inner.store.packet_count() {
+            Ok(stored) if stored == u64::try_from(in_memory).unwrap_or(u64::MAX) => {}
+            Ok(stored) => violations.push(format!(
+                "{in_memory} packets in memory but {stored} in the store"
+            )),
+            Err(e) => violations.push(format!("cannot count stored packets: {e}")),
+        }
+        InvariantReport {
+            ok: violations.is_empty(),
+            violations,
+        }
+    }
+
+    pub(crate) fn requests(&self) -> Vec<JournalEntry> {
+        self.lock().journal.entries()
+    }
+
+    pub(crate) fn record(&self, entry: JournalEntry) {
+        self.lock().journal.push(entry);
+    }
+
+    pub(crate) fn set_faults(&self, plan: FaultPlan) {
+        self.lock().faults = FaultEngine::new(plan);
+    }
+
+    pub(crate) fn faults(&self) -> FaultPlan {
+        self.lock().faults.plan().clone()
+    }
+
+    /// A user opens a packet or takes the next share of a group.
+    pub(crate) fn claim(
+        &self,
+        mch_id: &str,
+        billno: &str,
+        openid: Option<&str>,
+    ) -> Result<ClaimOutcome, Error> {
+        let mut inner = self.lock();
+        Self::catch_up(&mut inner)?;
+        let now = inner.clock.now_ms();
+        let refused = |reason: &str| Error::ClaimRefused {
+            reason: reason.to_owned(),
+        };
+        if inner.ledger.merchant(mch_id).is_none() && !self.merchants.contains_key(mch_id) {
+            return Err(Error::UnknownMerchant {
+                mch_id: mch_id.to_owned(),
+            });
+        }
+        let Some(packet) = inner.ledger.packet(mch_id, billno) else {
+            return Err(Error::UnknownPacket {
+                mch_id: mch_id.to_owned(),
+                mch_billno: billno.to_owned(),
+            });
+        };
+        match packet.status {
+            PacketStatus::Sent => {}
+            PacketStatus::Received => return Err(refused("the packet is already fully claimed")),
+            PacketStatus::Refunding | PacketStatus::Refund => {
+                return Err(refused("the packet expired and is refunded"));
+            }
+            PacketStatus::Failed => return Err(refused("the send failed")),
+        }
+        let openid = match (packet.kind, openid) {
+            (Kind::Group, Some(o)) => o.to_owned(),
+            (Kind::Group, None) if packet.claims.is_empty() => packet.re_openid.clone(),
+            (Kind::Group, None) => return Err(refused("a group share needs the claimer's openid")),
+            (_, Some(o)) if o != packet.re_openid => {
+                return Err(refused("only the recipient can open a normal packet"));
+            }
+            (_, _) => packet.re_openid.clone(),
+        };
+        if openid.is_empty() || openid.chars().count() > 32 {
+            return Err(refused("the openid must have 1 to 32 characters"));
+        }
+        if packet.claims.iter().any(|c| c.openid == openid) {
+            return Err(refused("this user already took a share"));
+        }
+        let Some(amount) = packet.shares.get(packet.claims.len()).copied() else {
+            return Err(refused("no share is left"));
+        };
+        let mut next = packet.clone();
+        next.claims.push(Claim {
+            openid: openid.clone(),
+            amount,
+            rcv_time: now,
+        });
+        if next.claims.len() == next.shares.len() {
+            next.status = PacketStatus::Received;
+        }
+        let outcome = ClaimOutcome {
+            openid,
+            amount,
+            rcv_time: format_beijing(now),
+            status: next.status.wire().to_owned(),
+            remaining: u32::try_from(next.shares.len() - next.claims.len()).unwrap_or(0),
+        };
+        let change = Change {
+            money: BTreeMap::new(),
+            packets: vec![(mch_id.to_owned(), next)],
+        };
+        inner.store.write(&change)?;
+        inner.ledger.apply(change);
+        Ok(outcome)
+    }
+
+    pub(crate) fn top_up(&self, mch_id: &str, amount: Fen) -> Result<u64, Error> {
+        let mut inner = self.lock();
+        let Some(m) = inner.ledger.merchant(mch_id) else {
+            return Err(Error::UnknownMerchant {
+                mch_id: mch_id.to_owned(),
+            });
+        };
+        let mut money = m.money();
+        money.topups = money
+            .topups
+            .checked_add(amount.get())
+            .ok_or(Error::AmountOverflow)?;
+        money.balance = money
+            .balance
+            .checked_add(amount.get())
+            .ok_or(Error::AmountOverflow)?;
+        let mut change = Change::default();
+        change.money.insert(mch_id.to_owned(), money);
+        inner.store.write(&change)?;
+        inner.ledger.apply(change);
+        Ok(money.balance)
+    }
+
+    /// Back to a fresh start: empty ledger, configured balances, no faults, empty journal,
+    /// clock at real time (same mode).
+    pub(crate) fn reset(&self) -> Result<(), Error> {
+        let mut inner = self.lock();
+        inner.store.clear()?;
+        inner.ledger = Ledger::new(Self::timings(&self.behaviour));
+        inner.faults = FaultEngine::new(FaultPlan::default());
+        inner.journal.clear();
+        inner.in_flight.clear();
+        let mode = inner.clock.mode();
+        inner.clock = Clock::starting_at(mode, crate::clock::real_now_ms());
+        Self::persist_clock(&inner.store, &inner.clock)?;
+        self.seed_money(&mut inner)
+    }
+}

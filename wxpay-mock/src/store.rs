@@ -1,0 +1,191 @@
+//! The ledger's store: SQLite (WAL, `synchronous=FULL`), so a commit is on disk before the
+//! answer is written and `kill -9` right after loses nothing.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::Error;
+use crate::ledger::{Change, Money, Packet};
+
+/// The store: a file in the data directory, or in memory.
+#[derive(Debug)]
+pub(crate) struct Store {
+    conn: Connection,
+}
+
+fn to_i64(what: &str, v: u64) -> Result<i64, Error> {
+    i64::try_from(v).map_err(|e| Error::store(format!("{what} out of range"), e))
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`.
+    pub(crate) fn open(path: &Path) -> Result<Self, Error> {
+        let conn = Connection::open(path)
+            .map_err(|e| Error::store(format!("cannot open {}", path.display()), e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| Error::store("cannot enable WAL", e))?;
+        Self::init(conn)
+    }
+
+    /// An in-memory store (no data directory).
+    pub(crate) fn in_memory() -> Result<Self, Error> {
+        let conn =
+            Connection::open_in_memory().map_err(|e| Error::store("cannot open in memory", e))?;
+        Self::init(conn)
+    }
+
+    fn init(conn: Connection) -> Result<Self, Error> {
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| Error::store("cannot set synchronous", e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| Error::store("cannot set busy timeout", e))?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (
+                 key TEXT PRIMARY KEY,
+                 value TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS merchants (
+                 mch_id TEXT PRIMARY KEY,
+                 initial_fen INTEGER NOT NULL,
+                 topups_fen INTEGER NOT NULL,
+                 balance_fen INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS packets (
+                 mch_id TEXT NOT NULL,
+                 mch_billno TEXT NOT NULL,
+                 status TEXT NOT NULL,
+                 send_time_ms INTEGER NOT NULL,
+                 data TEXT NOT NULL,
+                 PRIMARY KEY (mch_id, mch_billno)
+             );",
+        )
+        .map_err(|e| Error::store("cannot create tables", e))?;
+        Ok(Self { conn })
+    }
+
+    /// Reads a meta value.
+    pub(crate) fn meta(&self, key: &str) -> Result<Option<String>, Error> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| Error::store("cannot read meta", e))
+    }
+
+    /// Writes a meta value.
+    pub(crate) fn set_meta(&self, key: &str, value: &str) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(drop)
+            .map_err(|e| Error::store("cannot write meta", e))
+    }
+
+    /// Every merchant's money.
+    pub(crate) fn load_money(&self) -> Result<Vec<(String, Money)>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT mch_id, initial_fen, topups_fen, balance_fen FROM merchants")
+            .map_err(|e| Error::store("cannot read merchants", e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Money {
+                        initial: to_u64(r.get(1)?),
+                        topups: to_u64(r.get(2)?),
+                        balance: to_u64(r.get(3)?),
+                    },
+                ))
+            })
+            .map_err(|e| Error::store("cannot read merchants", e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::store("cannot read merchants", e))
+    }
+
+    /// Every packet, in send order.
+    pub(crate) fn load_packets(&self) -> Result<Vec<(String, Packet)>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT mch_id, data FROM packets ORDER BY send_time_ms, mch_billno")
+            .map_err(|e| Error::store("cannot read packets", e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| Error::store("cannot read packets", e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mch_id, data) = row.map_err(|e| Error::store("cannot read packets", e))?;
+            let packet: Packet = serde_json::from_str(&data)
+                .map_err(|e| Error::store(format!("corrupt packet row of {mch_id}"), e))?;
+            out.push((mch_id, packet));
+        }
+        Ok(out)
+    }
+
+    /// Number of stored packets.
+    pub(crate) fn packet_count(&self) -> Result<u64, Error> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM packets", [], |r| r.get::<_, i64>(0))
+            .map(to_u64)
+            .map_err(|e| Error::store("cannot count packets", e))
+    }
+
+    /// Writes a change in one transaction; it is durable when this returns.
+    pub(crate) fn write(&mut self, change: &Change) -> Result<(), Error> {
+        if change.is_empty() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| Error::store("cannot begin", e))?;
+        for (mch_id, money) in &change.money {
+            tx.execute(
+                "INSERT INTO merchants (mch_id, initial_fen, topups_fen, balance_fen)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(mch_id) DO UPDATE SET initial_fen = excluded.initial_fen,
+                     topups_fen = excluded.topups_fen, balance_fen = excluded.balance_fen",
+                params![
+                    mch_id,
+                    to_i64("initial balance", money.initial)?,
+                    to_i64("top-ups", money.topups)?,
+                    to_i64("balance", money.balance)?
+                ],
+            )
+            .map_err(|e| Error::store("cannot write merchant", e))?;
+        }
+        for (mch_id, packet) in &change.packets {
+            let data = serde_json::to_string(packet)
+                .map_err(|e| Error::store("cannot encode packet", e))?;
+            tx.execute(
+                "INSERT INTO packets (mch_id, mch_billno, status, send_time_ms, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(mch_id, mch_billno) DO UPDATE SET status = excluded.status,
+                     send_time_ms = excluded.send_time_ms, data = excluded.data",
+                params![
+                    mch_id,
+                    packet.mch_billno,
+                    packet.status.wire(),
+                    to_i64("send time", packet.send_time)?,
+                    data
+                ],
+            )
+            .map_err(|e| Error::store("cannot write packet", e))?;
+        }
+        tx.commit().map_err(|e| Error::store("cannot commit", e))
+    }
+
+    /// Deletes every merchant and packet (the admin reset).
+    pub(crate) fn clear(&mut self) -> Result<(), Error> {
+        self.conn
+            .execute_batch("DELETE FROM packets; DELETE FROM merchants; DELETE FROM meta;")
+            .map_err(|e| Error::store("cannot clear", e))
+    }
+}

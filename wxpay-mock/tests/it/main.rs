@@ -1,0 +1,1 @@
+//! Integration tests of the mock over real mutual TLS.
