@@ -83,6 +83,14 @@ impl SendOutcome {
         }
     }
 
+    /// The cause of an unknown outcome.
+    pub fn unknown_cause(&self) -> Option<&UnknownCause> {
+        match self {
+            Self::Unknown { cause } => Some(cause),
+            Self::Sent { .. } | Self::Rejected { .. } => None,
+        }
+    }
+
     /// The error code of a rejection.
     pub fn code(&self) -> Option<&ErrCode> {
         match self {
