@@ -214,7 +214,16 @@ async fn serve_api(
             return Err(ResetConnection);
         }
     };
-    let reply = api::handle(&shared, api, body, identity, peer.ip()).await;
+    // The request runs in its own task: a client that hangs up (a timeout) does not stop a
+    // commit in progress, as on the real server.
+    let task_shared = shared.clone();
+    let handled =
+        tokio::spawn(
+            async move { api::handle(&task_shared, api, body, identity, peer.ip()).await },
+        );
+    let Ok(reply) = handled.await else {
+        return Err(ResetConnection);
+    };
     entry.mch_id = reply.mch_id.clone();
     entry.mch_billno = reply.mch_billno.clone();
     entry.outcome = reply.outcome.clone();

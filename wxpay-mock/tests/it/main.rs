@@ -1,1 +1,19 @@
-//! Integration tests of the mock over real mutual TLS.
+//! Integration tests of the mock over real mutual TLS: one binary, one module per area.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    unreachable_pub,
+    reason = "tests"
+)]
+
+mod admin;
+mod concurrency;
+mod faults;
+mod lifecycle;
+mod persistence;
+mod rules;
+mod serving;
+mod support;
+mod workload;
