@@ -432,10 +432,10 @@ pub(crate) async fn handle(
             }
         }
     };
-    if reply.fault.is_none() {
-        if let Some(f) = fault {
-            reply.fault = Some(fault_name(f));
-        }
+    if reply.fault.is_none()
+        && let Some(f) = fault
+    {
+        reply.fault = Some(fault_name(f));
     }
     reply.mch_id = echo.mch_id;
     reply.mch_billno = echo.mch_billno;
@@ -599,15 +599,16 @@ async fn send(
     if shared.behaviour.check_appid_binding && req.wxappid != *own {
         return fail(ErrCode::ParamError, "参数错误:商户号和wxappid不匹配");
     }
-    if let Some(sub) = &req.sub_mch_id {
-        if !merchant.config.sub_mch_ids.contains(sub) {
-            return fail(ErrCode::AcceptmodeError, "主、子商户号关系校验失败");
-        }
+    if let Some(sub) = &req.sub_mch_id
+        && !merchant.config.sub_mch_ids.contains(sub)
+    {
+        return fail(ErrCode::AcceptmodeError, "主、子商户号关系校验失败");
     }
-    if let Some(msgappid) = &req.msgappid {
-        if *msgappid != merchant.appid && *msgappid != merchant.mini_program_appid {
-            return fail(ErrCode::MsgappidError, "触达消息给用户appid有误");
-        }
+    if let Some(msgappid) = &req.msgappid
+        && *msgappid != merchant.appid
+        && *msgappid != merchant.mini_program_appid
+    {
+        return fail(ErrCode::MsgappidError, "触达消息给用户appid有误");
     }
     // 8. Billno re-entry (per merchant), serialised per billno.
     let key = (req.mch_id.clone(), req.mch_billno.clone());
@@ -697,13 +698,13 @@ fn commit(
     ) {
         return failure(api, e.err_code(), &e.wire_description(), echo, false);
     }
-    if let (Some(scene), Some(enabled)) = (&req.scene_id, &merchant.config.enabled_scenes) {
-        if !enabled.contains(scene) {
-            return fail(
-                ErrCode::ParamError,
-                "参数错误:该场景未开通，请登陆商户平台：产品中心-现金红包-产品设置-使用场景 进行开通",
-            );
-        }
+    if let (Some(scene), Some(enabled)) = (&req.scene_id, &merchant.config.enabled_scenes)
+        && !enabled.contains(scene)
+    {
+        return fail(
+            ErrCode::ParamError,
+            "参数错误:该场景未开通，请登陆商户平台：产品中心-现金红包-产品设置-使用场景 进行开通",
+        );
     }
     let mut inner = shared.lock();
     // The billno leaves the in-flight set under the same lock as its commit, so a duplicate

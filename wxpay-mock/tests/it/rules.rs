@@ -127,12 +127,15 @@ async fn bad_documents_are_xml_error_on_every_endpoint() {
     assert_eq!(mock.ledger().packet_count(), 0);
 }
 
+/// A change to a request's fields.
+type Edit = dyn Fn(&mut Vec<(String, String)>);
+
 #[tokio::test]
 async fn field_problems_are_param_error_with_the_documented_texts_and_echoes() {
     // Arrange
     let mock = start().await;
     let m = Merchant::default_of(&mock);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Vec<(String, String)>)>, &str)> = vec![
+    let cases: Vec<(&str, Box<Edit>, &str)> = vec![
         (
             "missing wishing",
             Box::new(|f| unset(f, "wishing")),

@@ -83,13 +83,13 @@ async fn invariants_hold_after_a_random_seeded_workload() {
                         .map(|c| c.as_str().to_owned())
                         .unwrap_or_default();
                     *codes.entry(code).or_default() += 1;
-                    if let Some(listid) = r.send_listid {
-                        if let Some(previous) = seen.insert(billno.clone(), listid.clone()) {
-                            assert_eq!(
-                                previous, listid,
-                                "step {step}: a billno changed its send_listid"
-                            );
-                        }
+                    if let Some(listid) = r.send_listid
+                        && let Some(previous) = seen.insert(billno.clone(), listid.clone())
+                    {
+                        assert_eq!(
+                            previous, listid,
+                            "step {step}: a billno changed its send_listid"
+                        );
                     }
                 }
             }
