@@ -157,7 +157,11 @@ pub(crate) fn route(
         ("GET", ["__admin", "invariants"]) => Ok(json_answer(200, &shared.invariants())),
         ("GET", ["__admin", "clock"]) => Ok(json_answer(200, &clock(shared))),
         ("POST", ["__admin", "clock", "advance"]) => parse::<Advance>(body).and_then(|a| {
-            let by = Duration::from_secs(a.seconds) + Duration::from_millis(a.millis);
+            let Some(by) =
+                Duration::from_secs(a.seconds).checked_add(Duration::from_millis(a.millis))
+            else {
+                return Err(error(400, "the advance is too large"));
+            };
             shared
                 .advance_clock(by)
                 .map(|_| json_answer(200, &clock(shared)))

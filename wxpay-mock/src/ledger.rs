@@ -676,3 +676,101 @@ pub struct InvariantReport {
     /// What does not hold, one sentence each.
     pub violations: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Limits;
+
+    fn packet(billno: &str, amount: u64, send_time: u64) -> Packet {
+        Packet {
+            mch_billno: billno.to_owned(),
+            kind: Kind::Normal,
+            status: PacketStatus::Sent,
+            wxappid: "wx0000000000000001".to_owned(),
+            re_openid: "alice".to_owned(),
+            total_amount: amount,
+            total_num: 1,
+            send_name: "s".to_owned(),
+            wishing: "w".to_owned(),
+            act_name: "a".to_owned(),
+            remark: "r".to_owned(),
+            scene_id: None,
+            send_listid: format!("1000041701{send_time:021}"),
+            send_time,
+            visible_at: send_time,
+            shares: vec![amount],
+            claims: Vec::new(),
+            refund_time: None,
+            refund_amount: None,
+            reason: None,
+            package: None,
+        }
+    }
+
+    fn ledger_with(balance: u64, packets: Vec<Packet>) -> Ledger {
+        let mut ledger = Ledger::new(Timings {
+            refund_after_ms: DAY_MS,
+            refund_duration_ms: 60_000,
+        });
+        let mut change = Change::default();
+        change.money.insert(
+            "1".to_owned(),
+            Money {
+                initial: 10_000,
+                topups: 0,
+                balance,
+            },
+        );
+        change.packets = packets.into_iter().map(|p| ("1".to_owned(), p)).collect();
+        ledger.apply(change);
+        ledger
+    }
+
+    fn limits(l: Limits) -> BTreeMap<String, Limits> {
+        BTreeMap::from([("1".to_owned(), l)])
+    }
+
+    #[test]
+    fn a_consistent_ledger_has_no_violation() {
+        let ledger = ledger_with(9_000, vec![packet("a", 1000, 1_000)]);
+        assert!(ledger.violations(&limits(Limits::DEFAULT)).is_empty());
+    }
+
+    #[test]
+    fn money_that_does_not_add_up_is_reported() {
+        let ledger = ledger_with(9_500, vec![packet("a", 1000, 1_000)]);
+        let v = ledger.violations(&limits(Limits::DEFAULT));
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].contains("initial"));
+    }
+
+    #[test]
+    fn exceeded_rate_and_daily_limits_are_reported() {
+        let packets = (0..3)
+            .map(|i| packet(&format!("p{i}"), 100, 1_000 + i))
+            .collect();
+        let ledger = ledger_with(9_700, packets);
+        let tight = Limits::DEFAULT
+            .freq_per_minute(2)
+            .sendnum_per_user_per_day(2);
+        let v = ledger.violations(&limits(tight));
+        assert!(v.iter().any(|s| s.contains("within 60 s")), "{v:?}");
+        assert!(v.iter().any(|s| s.contains("packets to alice")), "{v:?}");
+    }
+
+    #[test]
+    fn catch_up_refunds_after_the_delay_and_credits_the_balance() {
+        let mut ledger = ledger_with(9_000, vec![packet("a", 1000, 0)]);
+        let early = ledger.plan_catch_up(DAY_MS - 1);
+        assert!(early.is_empty());
+        let change = ledger.plan_catch_up(DAY_MS + 60_000);
+        assert_eq!(change.money["1"].balance, 10_000);
+        ledger.apply(change);
+        let p = ledger.packet("1", "a").unwrap();
+        assert_eq!(p.status, PacketStatus::Refund);
+        assert_eq!(p.refund_amount, Some(1000));
+        assert!(ledger.plan_catch_up(10 * DAY_MS).is_empty());
+        assert!(ledger.violations(&limits(Limits::DEFAULT)).is_empty());
+    }
+}
