@@ -6,7 +6,7 @@ use std::time::Duration;
 use wxpay_mock::{Behaviour, FaultAction, FaultApi, FaultPlan, FaultRule, FaultStage, MockServer};
 
 use crate::rules::assert_fail;
-use crate::support::{Merchant, start, start_with};
+use crate::support::{Merchant, SEND, start, start_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_duplicates_commit_once() {
@@ -22,9 +22,7 @@ async fn concurrent_duplicates_commit_once() {
     for _ in 0..6 {
         let client = m.client.clone();
         let body = body.clone();
-        tasks.push(tokio::spawn(async move {
-            client.answer(crate::support::SEND, body).await
-        }));
+        tasks.push(tokio::spawn(async move { client.answer(SEND, body).await }));
     }
     let mut answers = Vec::new();
     for t in tasks {
@@ -81,14 +79,17 @@ async fn a_duplicate_arriving_while_the_first_is_held_gets_processing_then_the_r
             .times(1),
         ],
     });
+    let body = m.sign(m.normal("held1", "alice", 100));
+    let mut first_connection = m.client.connect().await.unwrap();
+    let mut second_connection = m.client.connect().await.unwrap();
     let first = {
-        let m = m.clone();
-        tokio::spawn(async move { m.send("held1", "alice", 100).await })
+        let body = body.clone();
+        tokio::spawn(async move { first_connection.post(SEND, body).await.unwrap() })
     };
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
 
     // Act
-    let duplicate = m.send("held1", "alice", 100).await;
+    let duplicate = second_connection.post(SEND, body).await.unwrap();
     let first = first.await.unwrap();
     let after = m.send("held1", "alice", 100).await;
 

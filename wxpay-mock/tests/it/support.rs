@@ -146,9 +146,63 @@ impl Client {
         self
     }
 
-    /// POSTs `body` to `path`, on a new connection.
+    /// POSTs `body` to `path` on a new connection; the timeout covers the answer, not the
+    /// connection and handshake (so a loaded machine does not turn into a fake timeout).
     pub(crate) async fn post(
         &self,
+        path: &str,
+        body: impl Into<Bytes>,
+    ) -> Result<Answer, NoAnswer> {
+        let mut connection = tokio::time::timeout(GENEROUS, self.connect())
+            .await
+            .map_err(|_| NoAnswer::Connect("connect timed out".to_owned()))??;
+        connection.post(path, body).await
+    }
+
+    /// Opens a connection (TCP, TLS, HTTP/1.1).
+    pub(crate) async fn connect(&self) -> Result<Connection, NoAnswer> {
+        let tcp = TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| NoAnswer::Connect(e.to_string()))?;
+        let name = ServerName::IpAddress(self.addr.ip().into());
+        let tls = self
+            .connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| NoAnswer::Connect(e.to_string()))?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| NoAnswer::Connect(e.to_string()))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(Connection {
+            sender,
+            host: self.addr.to_string(),
+            timeout: self.timeout,
+        })
+    }
+
+    /// POSTs and expects an answer.
+    pub(crate) async fn answer(&self, path: &str, body: impl Into<Bytes>) -> Answer {
+        match self.post(path, body).await {
+            Ok(a) => a,
+            Err(e) => panic!("no answer from {path}: {e:?}"),
+        }
+    }
+}
+
+/// An open connection to the mock.
+pub(crate) struct Connection {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    host: String,
+    timeout: Duration,
+}
+
+impl Connection {
+    /// POSTs on this connection, waiting at most the client's timeout for the answer.
+    pub(crate) async fn post(
+        &mut self,
         path: &str,
         body: impl Into<Bytes>,
     ) -> Result<Answer, NoAnswer> {
@@ -159,28 +213,18 @@ impl Client {
         }
     }
 
-    async fn post_inner(&self, path: &str, body: Bytes) -> Result<Answer, NoAnswer> {
-        let tcp = TcpStream::connect(self.addr)
+    async fn post_inner(&mut self, path: &str, body: Bytes) -> Result<Answer, NoAnswer> {
+        self.sender
+            .ready()
             .await
-            .map_err(|e| NoAnswer::Connect(e.to_string()))?;
-        let name = ServerName::IpAddress(self.addr.ip().into());
-        let tls = self
-            .connector
-            .connect(name, tcp)
-            .await
-            .map_err(|e| NoAnswer::Connect(e.to_string()))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .map_err(|e| NoAnswer::Connect(e.to_string()))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+            .map_err(|e| NoAnswer::Closed(format!("{e:?}")))?;
         let request = http::Request::post(path)
-            .header(http::header::HOST, self.addr.to_string())
+            .header(http::header::HOST, self.host.clone())
             .header(http::header::CONTENT_TYPE, "text/xml")
             .body(Full::new(body))
             .expect("request");
-        let response = sender
+        let response = self
+            .sender
             .send_request(request)
             .await
             .map_err(|e| NoAnswer::Closed(format!("{e:?}")))?;
@@ -202,14 +246,6 @@ impl Client {
             content_type,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         })
-    }
-
-    /// POSTs and expects an answer.
-    pub(crate) async fn answer(&self, path: &str, body: impl Into<Bytes>) -> Answer {
-        match self.post(path, body).await {
-            Ok(a) => a,
-            Err(e) => panic!("no answer from {path}: {e:?}"),
-        }
     }
 }
 
