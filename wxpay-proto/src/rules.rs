@@ -58,7 +58,8 @@ pub fn per_packet(total_amount: Fen, total_num: u32) -> Fen {
 }
 
 /// `scene_id` is required when a packet is below 1 yuan or above 200 yuan (DESIGN §6.5: a
-/// missing one is `PARAM_ERROR`). For a group the average share counts.
+/// missing one is `PARAM_ERROR`). For normal and mini-program packets; a group's average is
+/// bound to 1–200 yuan whatever the scene (`MONEY_LIMIT`, [`check_amount`]).
 pub fn check_scene_required(
     total_amount: Fen,
     total_num: u32,

@@ -50,9 +50,24 @@ fn scene_id_is_required_outside_one_to_two_hundred_yuan() {
         assert_eq!(err.field_name(), Some("scene_id"));
         assert!(rules::check_scene_required(Fen::new(fen), 1, Some(&scene)).is_ok());
     }
-    // A group is judged by its average share.
-    assert!(rules::check_scene_required(Fen::new(30_000), 3, None).is_ok());
-    assert!(rules::check_scene_required(Fen::new(200), 3, None).is_err());
+}
+
+#[test]
+fn a_group_below_one_yuan_on_average_is_a_money_limit_not_a_missing_scene() {
+    let mut group = group_example();
+    group.total_amount = Fen::new(299);
+    group.total_num = 3;
+
+    assert!(group.validate().is_ok());
+    let err = rules::check_amount(
+        SendKind::Group,
+        group.total_amount,
+        3,
+        None,
+        &AmountLimits::DEFAULT,
+    )
+    .unwrap_err();
+    assert_eq!(err.err_code(), ErrCode::MoneyLimit);
 }
 
 #[test]
