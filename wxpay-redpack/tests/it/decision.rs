@@ -104,9 +104,10 @@ proptest! {
             history.last,
             Some(Observation::Query(QueryObservation::Issued | QueryObservation::Failed))
         );
+        // (The next back-off delay is never shorter than the spacing of a resend.)
         let out_of_budget = history.sends == policy.max_attempts
             || history.queries == policy.max_queries
-            || history.elapsed + policy.min_delay > policy.max_total;
+            || history.elapsed + policy.delay(history.queries) > policy.max_total;
         let rejected = matches!(history.last_send, Some(SendObservation::Rejected { .. }));
         prop_assert!(decided_sent || settled || out_of_budget || rejected);
     }
