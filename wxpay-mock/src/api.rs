@@ -8,8 +8,9 @@ use std::time::Duration;
 use rand::RngExt;
 use wxpay_proto::gethbinfo::HbInfo;
 use wxpay_proto::{
-    ApiRequest, ErrCode, Fen, HbType, RawMessage, ReturnCode, ReturnHeader, SendResponse, SendType,
-    Status, XmlMessage, gethbinfo, rules, sendgroupredpack, sendminiprogramhb, sendredpack,
+    ApiRequest, ErrCode, Fen, HbType, RawMessage, ReturnCode, ReturnHeader, SendApiRequest,
+    SendResponse, SendType, Status, XmlMessage, gethbinfo, rules, sendgroupredpack,
+    sendminiprogramhb, sendredpack,
 };
 use wxpay_sign::SignType;
 
@@ -201,72 +202,36 @@ fn decode_send(
     api: Api,
     raw: &RawMessage<'_>,
 ) -> Result<(SendReq, Result<(), wxpay_proto::Error>), wxpay_proto::Error> {
-    let opt = |v: Option<&str>| v.map(str::to_owned);
-    Ok(match api {
-        Api::SendRedpack | Api::GetHbInfo => {
-            let r = sendredpack::Request::from_raw(raw.clone())?;
-            let validation = r.validate();
-            let req = SendReq {
-                kind: Kind::Normal,
-                mch_billno: r.mch_billno.to_string(),
-                mch_id: r.mch_id.to_string(),
-                wxappid: r.wxappid.to_string(),
-                re_openid: r.re_openid.to_string(),
-                total_amount: r.total_amount,
-                total_num: r.total_num,
-                scene_id: r.scene_id.as_ref().map(|s| s.as_str().to_owned()),
-                send_name: r.send_name.to_string(),
-                wishing: r.wishing.to_string(),
-                act_name: r.act_name.to_string(),
-                remark: r.remark.to_string(),
-                sub_mch_id: opt(r.sub_mch_id.as_ref().map(|s| s.as_str())),
-                msgappid: opt(r.msgappid.as_ref().map(|s| s.as_str())),
-            };
-            (req, validation)
-        }
-        Api::SendGroupRedpack => {
-            let r = sendgroupredpack::Request::from_raw(raw.clone())?;
-            let validation = r.validate();
-            let req = SendReq {
-                kind: Kind::Group,
-                mch_billno: r.mch_billno.to_string(),
-                mch_id: r.mch_id.to_string(),
-                wxappid: r.wxappid.to_string(),
-                re_openid: r.re_openid.to_string(),
-                total_amount: r.total_amount,
-                total_num: r.total_num,
-                scene_id: r.scene_id.as_ref().map(|s| s.as_str().to_owned()),
-                send_name: r.send_name.to_string(),
-                wishing: r.wishing.to_string(),
-                act_name: r.act_name.to_string(),
-                remark: r.remark.to_string(),
-                sub_mch_id: opt(r.sub_mch_id.as_ref().map(|s| s.as_str())),
-                msgappid: opt(r.msgappid.as_ref().map(|s| s.as_str())),
-            };
-            (req, validation)
-        }
-        Api::SendMiniProgramHb => {
-            let r = sendminiprogramhb::Request::from_raw(raw.clone())?;
-            let validation = r.validate();
-            let req = SendReq {
-                kind: Kind::MiniProgram,
-                mch_billno: r.mch_billno.to_string(),
-                mch_id: r.mch_id.to_string(),
-                wxappid: r.wxappid.to_string(),
-                re_openid: r.re_openid.to_string(),
-                total_amount: r.total_amount,
-                total_num: r.total_num,
-                scene_id: r.scene_id.as_ref().map(|s| s.as_str().to_owned()),
-                send_name: r.send_name.to_string(),
-                wishing: r.wishing.to_string(),
-                act_name: r.act_name.to_string(),
-                remark: r.remark.to_string(),
-                sub_mch_id: None,
-                msgappid: None,
-            };
-            (req, validation)
-        }
-    })
+    match api {
+        Api::SendGroupRedpack => decode_as::<sendgroupredpack::Request>(raw, Kind::Group),
+        Api::SendMiniProgramHb => decode_as::<sendminiprogramhb::Request>(raw, Kind::MiniProgram),
+        Api::SendRedpack | Api::GetHbInfo => decode_as::<sendredpack::Request>(raw, Kind::Normal),
+    }
+}
+
+fn decode_as<R: SendApiRequest>(
+    raw: &RawMessage<'_>,
+    kind: Kind,
+) -> Result<(SendReq, Result<(), wxpay_proto::Error>), wxpay_proto::Error> {
+    let r = R::from_raw(raw.clone())?;
+    let validation = r.validate();
+    let req = SendReq {
+        kind,
+        mch_billno: r.mch_billno().to_string(),
+        mch_id: r.mch_id().to_string(),
+        wxappid: r.wxappid().to_string(),
+        re_openid: r.re_openid().to_string(),
+        total_amount: r.total_amount(),
+        total_num: r.total_num(),
+        scene_id: r.scene_id().map(|s| s.as_str().to_owned()),
+        send_name: r.send_name().to_string(),
+        wishing: r.wishing().to_string(),
+        act_name: r.act_name().to_string(),
+        remark: r.remark().to_string(),
+        sub_mch_id: r.sub_mch_id().map(ToString::to_string),
+        msgappid: r.msgappid().map(ToString::to_string),
+    };
+    Ok((req, validation))
 }
 
 /// The field names the signature covers for `api` (DESIGN §6.1, §6.2).

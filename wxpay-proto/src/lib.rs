@@ -72,12 +72,13 @@
 
 #[macro_use]
 mod wire_struct;
+#[macro_use]
+mod message;
 
 mod codec;
 mod enums;
 mod error;
 mod header;
-mod message;
 pub mod rules;
 mod send;
 mod sign_fields;
@@ -95,7 +96,7 @@ pub use enums::{
 };
 pub use error::{Error, FieldProblem, XmlError};
 pub use header::{BusinessError, ReturnHeader, ReturnStatus};
-pub use message::{ApiRequest, XmlMessage};
+pub use message::{ApiRequest, SendApiRequest, XmlMessage};
 pub use send::SendResponse;
 pub use sign_fields::SignFields;
 pub use types::{

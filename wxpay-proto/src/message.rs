@@ -1,9 +1,11 @@
 //! The traits every message and request implements.
 
 use crate::codec::{DecodeLimits, RawMessage};
+use crate::enums::SceneId;
 use crate::error::Error;
+use crate::rules::SendKind;
 use crate::sign_fields::SignFields;
-use crate::types::{MchBillno, MchId};
+use crate::types::{ActName, AppId, Fen, MchBillno, MchId, OpenId, Remark, SendName, Wishing};
 
 /// A message with an XML form in both directions (the client encodes requests and decodes
 /// responses; the mock does the opposite with the same code).
@@ -58,4 +60,99 @@ pub trait ApiRequest: XmlMessage {
 
     /// The merchant id.
     fn mch_id(&self) -> &MchId;
+}
+
+/// A request of one of the three send APIs: what a sender (and a server) needs to know about
+/// any of them, whichever it is.
+pub trait SendApiRequest: ApiRequest {
+    /// Which send API this is.
+    const KIND: SendKind;
+
+    /// `wxappid`.
+    fn wxappid(&self) -> &AppId;
+    /// `re_openid`: the recipient (the seed user of a group).
+    fn re_openid(&self) -> &OpenId;
+    /// `total_amount`.
+    fn total_amount(&self) -> Fen;
+    /// `total_num`.
+    fn total_num(&self) -> u32;
+    /// `scene_id`.
+    fn scene_id(&self) -> Option<&SceneId>;
+    /// `send_name`.
+    fn send_name(&self) -> &SendName;
+    /// `wishing`.
+    fn wishing(&self) -> &Wishing;
+    /// `act_name`.
+    fn act_name(&self) -> &ActName;
+    /// `remark`.
+    fn remark(&self) -> &Remark;
+    /// `sub_mch_id` (service-provider mode; never set on a mini-program packet).
+    fn sub_mch_id(&self) -> Option<&MchId>;
+    /// `msgappid` (service-provider mode; never set on a mini-program packet).
+    fn msgappid(&self) -> Option<&AppId>;
+}
+
+/// Implements [`SendApiRequest`] from the request's fields.
+macro_rules! send_api_request {
+    ($name:ident, $kind:expr, partner: $partner:tt) => {
+        impl $crate::SendApiRequest for $name {
+            const KIND: $crate::rules::SendKind = $kind;
+
+            fn wxappid(&self) -> &$crate::AppId {
+                &self.wxappid
+            }
+
+            fn re_openid(&self) -> &$crate::OpenId {
+                &self.re_openid
+            }
+
+            fn total_amount(&self) -> $crate::Fen {
+                self.total_amount
+            }
+
+            fn total_num(&self) -> u32 {
+                self.total_num
+            }
+
+            fn scene_id(&self) -> Option<&$crate::SceneId> {
+                self.scene_id.as_ref()
+            }
+
+            fn send_name(&self) -> &$crate::SendName {
+                &self.send_name
+            }
+
+            fn wishing(&self) -> &$crate::Wishing {
+                &self.wishing
+            }
+
+            fn act_name(&self) -> &$crate::ActName {
+                &self.act_name
+            }
+
+            fn remark(&self) -> &$crate::Remark {
+                &self.remark
+            }
+
+            send_api_request!(@partner $partner);
+        }
+    };
+    (@partner true) => {
+        fn sub_mch_id(&self) -> Option<&$crate::MchId> {
+            self.sub_mch_id.as_ref()
+        }
+
+        fn msgappid(&self) -> Option<&$crate::AppId> {
+            self.msgappid.as_ref()
+        }
+    };
+    (@partner false) => {
+        fn sub_mch_id(&self) -> Option<&$crate::MchId> {
+            None
+        }
+
+        fn msgappid(&self) -> Option<&$crate::AppId> {
+            None
+        }
+    };
 }

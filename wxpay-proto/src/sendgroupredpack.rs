@@ -73,6 +73,8 @@ api_request!(
     validate = validate
 );
 
+send_api_request!(Request, SendKind::Group, partner: true);
+
 fn validate(r: &Request) -> Result<(), Error> {
     rules::check_total_num(SendKind::Group, r.total_num)?;
     rules::check_amt_type(&r.amt_type)?;

@@ -67,6 +67,8 @@ api_request!(
     validate = validate
 );
 
+send_api_request!(Request, SendKind::MiniProgram, partner: false);
+
 fn validate(r: &Request) -> Result<(), Error> {
     rules::check_total_num(SendKind::MiniProgram, r.total_num)?;
     rules::check_notify_way(&r.notify_way)?;

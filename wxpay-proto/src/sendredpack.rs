@@ -73,6 +73,8 @@ api_request!(
     validate = validate
 );
 
+send_api_request!(Request, SendKind::Normal, partner: true);
+
 fn validate(r: &Request) -> Result<(), Error> {
     rules::check_total_num(SendKind::Normal, r.total_num)?;
     rules::check_partner_fields(r.sub_mch_id.is_some(), r.msgappid.is_some())?;

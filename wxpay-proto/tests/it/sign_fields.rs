@@ -229,3 +229,46 @@ fn signed_fields_come_in_byte_order_of_their_names() {
     assert_sorted(&mini_example());
     assert_sorted(&query_example());
 }
+
+#[test]
+fn the_send_requests_answer_the_same_questions_through_one_trait() {
+    use wxpay_proto::{SendApiRequest, rules::SendKind};
+
+    fn summary<R: SendApiRequest>(r: &R) -> (SendKind, String, String, u64, u32, bool) {
+        (
+            R::KIND,
+            r.wxappid().to_string(),
+            r.re_openid().to_string(),
+            r.total_amount().get(),
+            r.total_num(),
+            r.sub_mch_id().is_some() || r.msgappid().is_some(),
+        )
+    }
+    let mut partner = sendredpack_example();
+    partner.sub_mch_id = Some(MchId::new("10000090").unwrap());
+
+    assert_eq!(
+        summary(&partner),
+        (
+            SendKind::Normal,
+            "wx8888888888888888".into(),
+            "oxTWIuGaIt6gTKsQRLau2M0yL16E".into(),
+            1000,
+            1,
+            true
+        )
+    );
+    assert_eq!(summary(&group_example()).0, SendKind::Group);
+    assert_eq!(summary(&group_example()).4, 5);
+    assert_eq!(
+        summary(&mini_example()),
+        (
+            SendKind::MiniProgram,
+            "wxd27ebc41b85ce36d".into(),
+            "oxTWIuGaIt6gTKsQRLau2M0yL16E".into(),
+            1000,
+            1,
+            false
+        )
+    );
+}
