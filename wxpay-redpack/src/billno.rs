@@ -47,6 +47,17 @@ impl BillDate {
         Self { year, month, day }
     }
 
+    /// The date written `yyyymmdd`, if it is one.
+    pub(crate) fn from_yyyymmdd(text: &str) -> Option<Self> {
+        if text.len() != 8 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let year = text.get(0..4)?.parse().ok()?;
+        let month = text.get(4..6)?.parse().ok()?;
+        let day = text.get(6..8)?.parse().ok()?;
+        Self::new(year, month, day)
+    }
+
     /// The year.
     pub fn year(self) -> u16 {
         self.year
@@ -210,6 +221,22 @@ mod tests {
         assert_eq!(BillDate::beijing(at(1_767_193_200)).to_string(), "20251231");
         assert_eq!(BillDate::beijing(at(1_767_196_800)).to_string(), "20260101");
         assert_eq!(BillDate::beijing(at(0)).to_string(), "19700101");
+    }
+
+    #[test]
+    fn a_date_reads_back_from_its_yyyymmdd_form() {
+        let date = BillDate::new(2026, 2, 28).unwrap();
+        assert_eq!(BillDate::from_yyyymmdd(&date.to_string()), Some(date));
+        for bad in [
+            "",
+            "2026022",
+            "20260230",
+            "2026-2-8",
+            "２０２６０２２８",
+            "+0260228",
+        ] {
+            assert_eq!(BillDate::from_yyyymmdd(bad), None, "{bad}");
+        }
     }
 
     #[test]

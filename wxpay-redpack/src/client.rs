@@ -155,6 +155,11 @@ impl<T: Transport> RedpackClient<T> {
         &self.inner.transport
     }
 
+    /// The clock (billno dates, the campaign's rate limit and timestamps).
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
     /// The billno `mch_id` + today's date in Beijing time (by the client's clock) +
     /// `sequence` on 10 digits; see [`billno`](crate::billno()). Persist it before sending.
     ///
@@ -575,7 +580,9 @@ impl<T: Transport> RedpackClient<T> {
     }
 
     /// The local checks: this merchant, the API's rules, the amount range.
-    fn check(&self, request: &SendRequest) -> Result<(), Error> {
+    /// The local checks of a send (this client's merchant, field formats, the amount range
+    /// and `scene_id`), without signing or sending.
+    pub(crate) fn check(&self, request: &SendRequest) -> Result<(), Error> {
         if request.mch_id() != self.mch_id() {
             return Err(Error::Unsupported {
                 field: "mch_id",

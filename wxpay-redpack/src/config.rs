@@ -123,16 +123,33 @@ impl RedpackClientBuilder {
     /// Reads a `merchant.toml` (the mock writes one; the CLI reads the same file).
     ///
     /// Keys: `mch_id`, `appid`, `api_key` (required); `mini_program_appid`; `cert_pem` +
-    /// `key_pem` or `p12` (password = `mch_id`); `ca_pem` (an extra trusted root); `endpoint`
-    /// (the base URL, with no backup); optionally `send_name` and `client_ip`. Relative paths
-    /// are relative to the file's directory. Other keys are ignored. The file's text is wiped
-    /// from memory after parsing (it holds the API key).
+    /// `key_pem` or `p12` (password: `p12_password`, or the `mch_id` when unset); `ca_pem` (an
+    /// extra trusted root); `endpoint` (the base URL, with no backup); optionally `send_name`
+    /// and `client_ip`. Relative paths are relative to the file's directory. Other keys are
+    /// ignored. The file's text is wiped from memory after parsing (it holds the API key).
     ///
     /// # Errors
     ///
     /// [`Error::Config`] naming the file or the key at fault.
     pub fn from_merchant_toml(path: impl AsRef<Path>) -> Result<Self, Error> {
-        let path = path.as_ref();
+        Self::read_merchant_toml(path.as_ref(), None)
+    }
+
+    /// Reads a `merchant.toml` as [`from_merchant_toml`](Self::from_merchant_toml), with the
+    /// API key given apart (from an environment variable or a secret store, say): the file
+    /// need not hold one, and the given key wins over the file's.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_merchant_toml`](Self::from_merchant_toml).
+    pub fn from_merchant_toml_with_api_key(
+        path: impl AsRef<Path>,
+        api_key: ApiKey,
+    ) -> Result<Self, Error> {
+        Self::read_merchant_toml(path.as_ref(), Some(api_key))
+    }
+
+    fn read_merchant_toml(path: &Path, api_key: Option<ApiKey>) -> Result<Self, Error> {
         let text = Zeroizing::new(
             std::fs::read_to_string(path).map_err(|e| Error::config("merchant.toml", e))?,
         );
@@ -141,10 +158,17 @@ impl RedpackClientBuilder {
         let dir = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
 
+        let api_key = match (api_key, file.api_key) {
+            (Some(key), _) => key,
+            (None, Some(text)) => ApiKey::new(text).map_err(|e| Error::config("api_key", e))?,
+            (None, None) => {
+                return Err(Error::config("merchant.toml", MissingKey("api_key")));
+            }
+        };
         let mut builder = Self::new()
             .mch_id(file.mch_id.0)
             .appid(file.appid)
-            .api_key(ApiKey::new(file.api_key).map_err(|e| Error::config("api_key", e))?);
+            .api_key(api_key);
         if let Some(appid) = file.mini_program_appid {
             builder = builder.mini_program_appid(appid);
         }
@@ -154,11 +178,14 @@ impl RedpackClientBuilder {
         if let Some(ip) = file.client_ip {
             builder = builder.client_ip(ip);
         }
-        builder = match (file.cert_pem, file.key_pem, file.p12) {
-            (Some(cert), Some(key), _) => builder.pem_files(resolve(cert), resolve(key)),
-            (_, _, Some(p12)) => builder.pkcs12_file(resolve(p12)),
-            (Some(_), None, None) => return Err(Error::missing("key_pem")),
-            (None, _, None) => return Err(Error::missing("cert_pem")),
+        builder = match (file.cert_pem, file.key_pem, file.p12, file.p12_password) {
+            (Some(cert), Some(key), _, _) => builder.pem_files(resolve(cert), resolve(key)),
+            (_, _, Some(p12), None) => builder.pkcs12_file(resolve(p12)),
+            (_, _, Some(p12), Some(password)) => {
+                builder.pkcs12_file_with_password(resolve(p12), password)
+            }
+            (Some(_), None, None, _) => return Err(Error::missing("key_pem")),
+            (None, _, None, _) => return Err(Error::missing("cert_pem")),
         };
         if let Some(ca) = file.ca_pem {
             builder = builder.add_root_certificate_pem_file(resolve(ca));
@@ -416,15 +443,21 @@ struct MerchantFile {
     mch_id: Digits,
     appid: String,
     mini_program_appid: Option<String>,
-    api_key: String,
+    api_key: Option<String>,
     cert_pem: Option<PathBuf>,
     key_pem: Option<PathBuf>,
     p12: Option<PathBuf>,
+    p12_password: Option<String>,
     ca_pem: Option<PathBuf>,
     endpoint: Option<String>,
     send_name: Option<String>,
     client_ip: Option<String>,
 }
+
+/// A required key absent from the file.
+#[derive(Debug, thiserror::Error)]
+#[error("missing key `{0}`")]
+struct MissingKey(&'static str);
 
 /// A merchant id written as a TOML string or integer.
 struct Digits(String);

@@ -85,6 +85,7 @@
 #![forbid(unsafe_code)]
 
 mod billno;
+pub mod campaign;
 mod client;
 mod clock;
 mod config;

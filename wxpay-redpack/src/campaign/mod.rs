@@ -1,0 +1,1122 @@
+//! Campaigns: a file of openids, each paid once, at the API's rate, surviving crashes.
+//!
+//! What it does:
+//!
+//! - reads a [`CampaignFile`] (one openid a line, optionally `openid,amount` in yuan), with
+//!   every malformed line reported by number, and duplicates reported (sent once unless
+//!   asked);
+//! - gives every row a deterministic billno, [`campaign_billno`]: `mch_id` + `yyyymmdd` + the
+//!   campaign number on 4 digits + the row number on 6 digits. The date is fixed when the
+//!   journal is created; the campaign number is given, or taken from the creation time
+//!   (Beijing seconds of the day / 10);
+//! - checks every row as the client checks a send (amount range, `scene_id`, formats) and
+//!   sends nothing unless all pass;
+//! - writes the campaign and every row with its billno to an SQLite journal in one
+//!   transaction **before** the first request; journals each attempt (row `sending`) before
+//!   its request and its outcome after;
+//! - sends each row with [`RedpackClient::send_reliably`] (same billno on every retry,
+//!   settled with `gethbinfo`), at most [`RunOptions::rate_per_minute`] a minute (default
+//!   1800, evenly spaced) and [`RunOptions::concurrency`] at a time;
+//! - reports sent / rejected by code / unknown / pending, counts and amounts, time and rate
+//!   ([`Report`]).
+//!
+//! # Resuming and crashes
+//!
+//! Run the same campaign again (same file, same journal) after a crash — `kill -9` at any
+//! moment — and it finishes what is left and sends nothing twice:
+//!
+//! - a crash before the creation transaction commits leaves no campaign: the rerun creates
+//!   it;
+//! - afterwards every row has its billno in the journal, and a rerun **never mints a new
+//!   one**: rows never attempted are sent; rows left `sending` or `unknown` are re-entered
+//!   with their billno (the server replays an issued packet instead of paying again) and
+//!   settled with `gethbinfo`;
+//! - sent rows are not touched; rejected rows stay rejected unless
+//!   [`RunOptions::retry_rejected`] is set, which re-sends those of handling class A or B
+//!   (nothing was issued) with their billno. `SEND_FAILED`, `FATAL_ERROR` and `NO_AUTH`
+//!   (class D) are never retried: a new billno for the same intent is a decision for a
+//!   person, not for this code.
+//!
+//! [`Campaign::reconcile`] settles only the unknown rows: `gethbinfo` first, then re-entry
+//! with the same billno when the record is not found.
+//!
+//! Amounts are integer fen throughout ([`Fen`]).
+//!
+//! ```no_run
+//! use wxpay_proto::{ActName, Fen, Remark, Wishing};
+//! use wxpay_redpack::RedpackClient;
+//! use wxpay_redpack::campaign::{Campaign, CampaignFile, PacketTemplate, ParseOptions, RunOptions};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = RedpackClient::from_merchant_toml(".wxpay-mock/merchant.toml")?;
+//! let file = CampaignFile::read(
+//!     "openids.txt",
+//!     &ParseOptions::with_default_amount(Fen::parse_yuan("1.00")?),
+//! )?;
+//! let template = PacketTemplate::new(
+//!     Wishing::new("恭喜发财")?,
+//!     ActName::new("新春红包")?,
+//!     Remark::new("感谢参与")?,
+//! );
+//! let campaign = Campaign::prepare("campaign.db", &client, &file, &template, None)?;
+//! let report = campaign
+//!     .run(&client, &RunOptions::default(), |progress| {
+//!         tracing::info!(row = progress.row.row_no, state = %progress.row.state, "row done");
+//!     })
+//!     .await?;
+//! println!("sent {} ({} yuan)", report.sent.count, report.sent.amount);
+//! # Ok(())
+//! # }
+//! ```
+
+mod error;
+mod file;
+mod journal;
+mod limiter;
+mod report;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::task::JoinSet;
+use wxpay_proto::{
+    ActName, ErrCode, Fen, HandlingClass, MchBillno, MchId, Remark, SceneId, SendName, Status,
+    Wishing,
+};
+use wxpay_transport::Transport;
+
+pub use error::{CampaignError, LineError, LineProblem};
+pub use file::{CampaignFile, CampaignRow, Duplicate, MAX_ROWS, ParseOptions};
+pub use journal::JournalRow;
+pub use report::{Report, Tally, Verdict};
+
+use crate::billno::{BillDate, MAX_SEQUENCE, billno};
+use crate::client::RedpackClient;
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::outcome::{Confirmation, QueryOutcome, SendOutcome};
+use crate::packet::{RedPacket, SendRequest};
+use crate::retry::RetryPolicy;
+use journal::{Finished, Journal, Meta, NewRow};
+use limiter::RateLimiter;
+
+/// The largest campaign number: it takes four of the billno's ten digits.
+pub const MAX_CAMPAIGN_NO: u32 = 9999;
+
+/// The default rate: "发送频率限制------默认1800/min" (spec §5).
+pub const DEFAULT_RATE_PER_MINUTE: u32 = 1800;
+
+/// The default number of rows in flight at once.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// Row numbers take the last six digits of the billno.
+const ROWS_PER_CAMPAIGN: u64 = 1_000_000;
+
+/// The billno of row `row_no` (from 1) of campaign `campaign_no` of `date`:
+/// `mch_id` + `yyyymmdd` + `campaign_no` on 4 digits + `row_no` on 6 digits, the documented
+/// shape (28 characters for a 10-digit `mch_id`). The same inputs always give the same
+/// billno.
+///
+/// ```
+/// use wxpay_proto::MchId;
+/// use wxpay_redpack::BillDate;
+/// use wxpay_redpack::campaign::campaign_billno;
+///
+/// let date = BillDate::new(2026, 2, 17).unwrap();
+/// let billno = campaign_billno(&MchId::new("1900000109")?, date, 42, 7)?;
+/// assert_eq!(billno.as_str(), "1900000109202602170042000007");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`CampaignError::Options`] for a campaign number over [`MAX_CAMPAIGN_NO`], a row number
+/// of 0 or over [`MAX_ROWS`], or an `mch_id` over 10 digits.
+pub fn campaign_billno(
+    mch_id: &MchId,
+    date: BillDate,
+    campaign_no: u32,
+    row_no: u64,
+) -> Result<MchBillno, CampaignError> {
+    if campaign_no > MAX_CAMPAIGN_NO {
+        return Err(CampaignError::options(format!(
+            "campaign number {campaign_no} is over {MAX_CAMPAIGN_NO}"
+        )));
+    }
+    if row_no == 0 || row_no >= ROWS_PER_CAMPAIGN {
+        return Err(CampaignError::options(format!(
+            "row number {row_no} is not in 1..={MAX_ROWS}"
+        )));
+    }
+    let sequence = u64::from(campaign_no) * ROWS_PER_CAMPAIGN + row_no;
+    debug_assert!(sequence <= MAX_SEQUENCE);
+    billno(mch_id, date, sequence).map_err(|e| CampaignError::options(error_chain(&e)))
+}
+
+/// The campaign number taken from a creation time: the Beijing time of day in tens of
+/// seconds (0 to 8639). Two campaigns of one merchant created on the same day get distinct
+/// numbers unless created within the same ten seconds; give numbers explicitly when starting
+/// campaigns in parallel.
+pub fn default_campaign_no(created: SystemTime) -> u32 {
+    let secs = created
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+        .saturating_add(8 * 3600);
+    u32::try_from((secs % 86_400) / 10).unwrap_or(0)
+}
+
+/// The texts of every packet of a campaign. Stored in the journal when it is created: a
+/// resumed campaign must use the same (its billnos are already bound to them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PacketTemplate {
+    /// `wishing`.
+    pub wishing: Wishing,
+    /// `act_name`.
+    pub act_name: ActName,
+    /// `remark`.
+    pub remark: Remark,
+    /// `send_name`; the client's default when `None`.
+    pub send_name: Option<SendName>,
+    /// `scene_id` (required for amounts below 1 or above 200 yuan).
+    pub scene_id: Option<SceneId>,
+}
+
+impl PacketTemplate {
+    /// A template with the required texts.
+    pub fn new(wishing: Wishing, act_name: ActName, remark: Remark) -> Self {
+        Self {
+            wishing,
+            act_name,
+            remark,
+            send_name: None,
+            scene_id: None,
+        }
+    }
+
+    /// Sets `send_name`.
+    #[must_use]
+    pub fn with_send_name(mut self, send_name: SendName) -> Self {
+        self.send_name = Some(send_name);
+        self
+    }
+
+    /// Sets `scene_id`.
+    #[must_use]
+    pub fn with_scene_id(mut self, scene_id: SceneId) -> Self {
+        self.scene_id = Some(scene_id);
+        self
+    }
+
+    fn packet(&self, mch_billno: MchBillno, row: &CampaignRowRef<'_>) -> RedPacket {
+        let mut packet = RedPacket::new(
+            mch_billno,
+            row.openid.clone(),
+            row.amount,
+            self.wishing.clone(),
+            self.act_name.clone(),
+            self.remark.clone(),
+        );
+        if let Some(name) = &self.send_name {
+            packet = packet.with_send_name(name.clone());
+        }
+        if let Some(scene) = &self.scene_id {
+            packet = packet.with_scene_id(scene.clone());
+        }
+        packet
+    }
+}
+
+/// What a packet needs from a row, from the file or from the journal.
+struct CampaignRowRef<'a> {
+    openid: &'a wxpay_proto::OpenId,
+    amount: Fen,
+}
+
+/// Where a row of the journal stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum RowState {
+    /// Never sent, or every attempt provably never left.
+    Pending,
+    /// An attempt started and its outcome was not recorded (the process stopped during it):
+    /// it may have reached the server, as for `Unknown`.
+    Sending,
+    /// The packet was issued.
+    Sent,
+    /// Refused with a definitive code: nothing was issued under the billno.
+    Rejected,
+    /// An attempt may have reached the server and its outcome is not known.
+    Unknown,
+}
+
+impl RowState {
+    /// The journal's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Rejected => "rejected",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Sending,
+            Self::Sent,
+            Self::Rejected,
+            Self::Unknown,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == text)
+    }
+
+    /// Whether the row is settled (sent or rejected).
+    pub fn is_settled(self) -> bool {
+        matches!(self, Self::Sent | Self::Rejected)
+    }
+
+    /// The state a row returns to when an attempt provably never reached the server.
+    fn after_not_sent(self) -> Self {
+        match self {
+            Self::Sending => Self::Unknown,
+            other => other,
+        }
+    }
+}
+
+impl fmt::Display for RowState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The campaign's identity: its date and number (the billno's middle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub struct CampaignId {
+    /// The date in its billnos.
+    pub date: BillDate,
+    /// The campaign number.
+    pub number: u32,
+}
+
+/// `yyyymmdd-nnnn`.
+impl fmt::Display for CampaignId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{:04}", self.date, self.number)
+    }
+}
+
+/// How to run a campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunOptions {
+    /// At most this many rows started a minute, evenly spaced (default 1800). Retries inside
+    /// a reliable send are not counted: they replay a billno and commit nothing new.
+    pub rate_per_minute: u32,
+    /// At most this many rows in flight at once (default 8).
+    pub concurrency: usize,
+    /// The policy of each row's reliable send.
+    pub retry: RetryPolicy,
+    /// Also re-send rejected rows of handling class A or B (configuration fixed, limit
+    /// lifted, balance topped up), with their billno. Class D rows are never retried.
+    pub retry_rejected: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            rate_per_minute: DEFAULT_RATE_PER_MINUTE,
+            concurrency: DEFAULT_CONCURRENCY,
+            retry: RetryPolicy::default(),
+            retry_rejected: false,
+        }
+    }
+}
+
+impl RunOptions {
+    /// Sets [`RunOptions::rate_per_minute`].
+    #[must_use]
+    pub fn rate_per_minute(mut self, rate: u32) -> Self {
+        self.rate_per_minute = rate;
+        self
+    }
+
+    /// Sets [`RunOptions::concurrency`].
+    #[must_use]
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency;
+        self
+    }
+
+    /// Sets [`RunOptions::retry`].
+    #[must_use]
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Sets [`RunOptions::retry_rejected`].
+    #[must_use]
+    pub fn retry_rejected(mut self, retry: bool) -> Self {
+        self.retry_rejected = retry;
+        self
+    }
+
+    fn validate(&self) -> Result<(), CampaignError> {
+        if self.rate_per_minute == 0 {
+            return Err(CampaignError::options(
+                "the rate must be at least 1 a minute",
+            ));
+        }
+        if self.concurrency == 0 {
+            return Err(CampaignError::options("the concurrency must be at least 1"));
+        }
+        self.retry.validate().map_err(CampaignError::Client)
+    }
+}
+
+/// A row finished by a run, and how far the run is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// The row as journaled after its attempt.
+    pub row: JournalRow,
+    /// Rows finished by this run so far, this one included.
+    pub done: u64,
+    /// Rows this run set out to do.
+    pub to_do: u64,
+}
+
+/// A campaign and its journal.
+#[derive(Debug)]
+pub struct Campaign {
+    journal: Arc<Journal>,
+    meta: Meta,
+    created: bool,
+}
+
+/// What a run does to each row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Send (or re-enter) with the reliable send.
+    Batch,
+    /// `gethbinfo` first; re-entry if the record is not found.
+    Reconcile,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Batch => "batch",
+            Self::Reconcile => "reconcile",
+        }
+    }
+}
+
+impl Campaign {
+    /// Creates the campaign of `file` in the journal at `path`, or resumes the one already
+    /// there.
+    ///
+    /// Creating: takes today's date (Beijing time, by the client's clock) and
+    /// `campaign_no` (or [`default_campaign_no`]), derives each row's billno, checks every
+    /// row as the client checks a send, and only then writes the campaign and all its rows
+    /// in one transaction. Resuming: checks that the journal is this merchant's, that the
+    /// file has the same rows (openids and amounts, in order) and that the texts are the
+    /// same, then checks the rows again.
+    ///
+    /// Nothing is sent here.
+    ///
+    /// # Errors
+    ///
+    /// [`CampaignError::File`] for rows that break a rule (with their line numbers),
+    /// [`CampaignError::Mismatch`] for a journal of another campaign,
+    /// [`CampaignError::Options`] for a campaign number over [`MAX_CAMPAIGN_NO`] or an
+    /// `mch_id` too long for the billno, [`CampaignError::Journal`] /
+    /// [`CampaignError::Corrupt`] for a journal that cannot be used. The journal is unchanged
+    /// on error.
+    pub fn prepare<T: Transport>(
+        path: impl AsRef<Path>,
+        client: &RedpackClient<T>,
+        file: &CampaignFile,
+        template: &PacketTemplate,
+        campaign_no: Option<u32>,
+    ) -> Result<Self, CampaignError> {
+        let path = path.as_ref();
+        if let Some(no) = campaign_no.filter(|no| *no > MAX_CAMPAIGN_NO) {
+            return Err(CampaignError::options(format!(
+                "campaign number {no} is over {MAX_CAMPAIGN_NO}"
+            )));
+        }
+        let existing = if path.exists() {
+            Some(Journal::open_or_new(path)?)
+        } else {
+            None
+        };
+        let existing = match existing {
+            Some((journal, Some(meta))) => {
+                return Self::resume(journal, meta, client, file, template, campaign_no);
+            }
+            // An empty file, or one whose creation was interrupted: create the campaign.
+            Some((journal, None)) => Some(journal),
+            None => None,
+        };
+
+        let now = client.clock().now();
+        let date = BillDate::beijing(now);
+        let number = campaign_no.unwrap_or_else(|| default_campaign_no(now));
+        let mut billnos = Vec::with_capacity(file.rows().len());
+        for row_no in 1..=file.rows().len() {
+            let row_no = u64::try_from(row_no).unwrap_or(u64::MAX);
+            billnos.push(campaign_billno(client.mch_id(), date, number, row_no)?);
+        }
+        let rows: Vec<(usize, CampaignRowRef<'_>, &MchBillno)> = file
+            .rows()
+            .iter()
+            .zip(&billnos)
+            .map(|(row, billno)| {
+                let r = CampaignRowRef {
+                    openid: &row.openid,
+                    amount: row.amount,
+                };
+                (row.line, r, billno)
+            })
+            .collect();
+        check_rows(client, template, &rows)?;
+
+        let journal = match existing {
+            Some(journal) => journal,
+            None => Journal::open_or_new(path)?.0,
+        };
+        let meta = Meta {
+            mch_id: client.mch_id().clone(),
+            campaign_no: number,
+            bill_date: date,
+            template: template.clone(),
+            row_count: u64::try_from(file.rows().len()).unwrap_or(u64::MAX),
+            total: file.total().ok_or_else(|| {
+                CampaignError::options("the amounts add up to more than a u64 of fen")
+            })?,
+            created_unix_ms: unix_ms(now),
+        };
+        let new_rows: Vec<NewRow<'_>> = file
+            .rows()
+            .iter()
+            .zip(&billnos)
+            .zip(1u64..)
+            .map(|((row, mch_billno), row_no)| NewRow {
+                row_no,
+                line: row.line,
+                openid: &row.openid,
+                amount: row.amount,
+                mch_billno,
+            })
+            .collect();
+        journal.create(&meta, &new_rows)?;
+        tracing::info!(
+            journal = %journal.path().display(),
+            campaign = %CampaignId { date, number },
+            rows = meta.row_count,
+            "campaign created"
+        );
+        Ok(Self {
+            journal: Arc::new(journal),
+            meta,
+            created: true,
+        })
+    }
+
+    fn resume<T: Transport>(
+        journal: Journal,
+        meta: Meta,
+        client: &RedpackClient<T>,
+        file: &CampaignFile,
+        template: &PacketTemplate,
+        campaign_no: Option<u32>,
+    ) -> Result<Self, CampaignError> {
+        let path = journal.path().to_owned();
+        if meta.mch_id != *client.mch_id() {
+            return Err(CampaignError::mismatch(
+                &path,
+                format!(
+                    "it is merchant {}'s, the configuration is merchant {}'s",
+                    meta.mch_id,
+                    client.mch_id()
+                ),
+            ));
+        }
+        if let Some(no) = campaign_no.filter(|no| *no != meta.campaign_no) {
+            return Err(CampaignError::mismatch(
+                &path,
+                format!("it is campaign number {}, not {no}", meta.campaign_no),
+            ));
+        }
+        if meta.template != *template {
+            return Err(CampaignError::mismatch(
+                &path,
+                template_difference(&meta.template, template),
+            ));
+        }
+        let rows = journal.rows()?;
+        if rows.len() != file.rows().len() {
+            return Err(CampaignError::mismatch(
+                &path,
+                format!(
+                    "it has {} rows, the file has {}",
+                    rows.len(),
+                    file.rows().len()
+                ),
+            ));
+        }
+        for (journaled, row) in rows.iter().zip(file.rows()) {
+            if journaled.openid != row.openid || journaled.amount != row.amount {
+                return Err(CampaignError::mismatch(
+                    &path,
+                    format!(
+                        "row {} is {} {} yuan in the journal, {} {} yuan in the file (line {})",
+                        journaled.row_no,
+                        journaled.openid,
+                        journaled.amount,
+                        row.openid,
+                        row.amount,
+                        row.line
+                    ),
+                ));
+            }
+        }
+        let checks: Vec<(usize, CampaignRowRef<'_>, &MchBillno)> = rows
+            .iter()
+            .filter(|row| !row.state.is_settled())
+            .map(|row| {
+                let r = CampaignRowRef {
+                    openid: &row.openid,
+                    amount: row.amount,
+                };
+                (row.line, r, &row.mch_billno)
+            })
+            .collect();
+        check_rows(client, &meta.template, &checks)?;
+        tracing::info!(
+            journal = %path.display(),
+            campaign = %CampaignId { date: meta.bill_date, number: meta.campaign_no },
+            "campaign resumed"
+        );
+        Ok(Self {
+            journal: Arc::new(journal),
+            meta,
+            created: false,
+        })
+    }
+
+    /// Opens the campaign in an existing journal (for its report, or to reconcile it).
+    ///
+    /// # Errors
+    ///
+    /// [`CampaignError::NoJournal`] when there is no file, [`CampaignError::Corrupt`] when it
+    /// holds no campaign, [`CampaignError::Journal`] when it cannot be read.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, CampaignError> {
+        let (journal, meta) = Journal::open_existing(path.as_ref())?;
+        Ok(Self {
+            journal: Arc::new(journal),
+            meta,
+            created: false,
+        })
+    }
+
+    /// Whether [`prepare`](Self::prepare) created the campaign (rather than resuming it).
+    pub fn was_created(&self) -> bool {
+        self.created
+    }
+
+    /// The journal's path.
+    pub fn path(&self) -> &Path {
+        self.journal.path()
+    }
+
+    /// The campaign's date and number.
+    pub fn id(&self) -> CampaignId {
+        CampaignId {
+            date: self.meta.bill_date,
+            number: self.meta.campaign_no,
+        }
+    }
+
+    /// The merchant.
+    pub fn mch_id(&self) -> &MchId {
+        &self.meta.mch_id
+    }
+
+    /// The packet texts.
+    pub fn template(&self) -> &PacketTemplate {
+        &self.meta.template
+    }
+
+    /// The number of rows.
+    pub fn row_count(&self) -> u64 {
+        self.meta.row_count
+    }
+
+    /// The sum of all rows' amounts.
+    pub fn total(&self) -> Fen {
+        self.meta.total
+    }
+
+    /// Every row as journaled, in row order.
+    ///
+    /// # Errors
+    ///
+    /// [`CampaignError::Journal`] / [`CampaignError::Corrupt`].
+    pub fn rows(&self) -> Result<Vec<JournalRow>, CampaignError> {
+        self.journal.rows()
+    }
+
+    /// The report from the journal: rows by state and code, and the time of every finished
+    /// run.
+    ///
+    /// # Errors
+    ///
+    /// [`CampaignError::Journal`].
+    pub fn report(&self) -> Result<Report, CampaignError> {
+        self.journal.report()
+    }
+
+    /// The rows a [`run`](Self::run) with these options would do: pending, unknown and
+    /// interrupted ones, and rejected ones of class A or B with
+    /// [`RunOptions::retry_rejected`].
+    ///
+    /// # Errors
+    ///
+    /// [`CampaignError::Journal`] / [`CampaignError::Corrupt`].
+    pub fn rows_to_run(&self, options: &RunOptions) -> Result<Vec<JournalRow>, CampaignError> {
+        let mut states = vec![RowState::Pending, RowState::Sending, RowState::Unknown];
+        if options.retry_rejected {
+            states.push(RowState::Rejected);
+        }
+        let rows = self.journal.rows_in(&states)?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| {
+                row.state != RowState::Rejected
+                    || matches!(
+                        row.handling_class,
+                        Some(HandlingClass::A | HandlingClass::B)
+                    )
+            })
+            .collect())
+    }
+
+    /// The rows a [`reconcile`](Self::reconcile) would settle: unknown and interrupted ones.
+    ///
+    /// # Errors
+    ///
+    /// [`CampaignError::Journal`] / [`CampaignError::Corrupt`].
+    pub fn rows_to_reconcile(&self) -> Result<Vec<JournalRow>, CampaignError> {
+        self.journal
+            .rows_in(&[RowState::Sending, RowState::Unknown])
+    }
+
+    /// Sends what is left of the campaign: every row of
+    /// [`rows_to_run`](Self::rows_to_run), in row order, each with its journaled billno and
+    /// [`RedpackClient::send_reliably`], within the options' rate and concurrency. Calls
+    /// `observer` after each row is journaled. Returns the report of the journal, with this
+    /// run's time and settled rows.
+    ///
+    /// Needs a Tokio runtime (rows are sent from tasks).
+    ///
+    /// # Errors
+    ///
+    /// [`CampaignError::Options`] for a zero rate or concurrency, [`CampaignError::Client`]
+    /// for an invalid retry policy, [`CampaignError::Mismatch`] for a client of another
+    /// merchant, [`CampaignError::Journal`] when the journal cannot be written (the run stops
+    /// starting rows, lets those in flight finish, and the next run resumes), and
+    /// [`CampaignError::Task`] if a task ended abnormally.
+    pub async fn run<T, F>(
+        &self,
+        client: &RedpackClient<T>,
+        options: &RunOptions,
+        observer: F,
+    ) -> Result<Report, CampaignError>
+    where
+        T: Transport + 'static,
+        F: FnMut(&Progress),
+    {
+        options.validate()?;
+        let rows = self.rows_to_run(options)?;
+        self.drive(client, options, Mode::Batch, rows, observer)
+            .await
+    }
+
+    /// Settles the unknown rows (and rows interrupted by a crash): `gethbinfo` first; a
+    /// record that was issued makes the row sent, a `FAILED` one rejected (`SEND_FAILED`);
+    /// otherwise the row is re-entered with its billno through
+    /// [`RedpackClient::send_reliably`]. Pending and rejected rows are left alone.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run).
+    pub async fn reconcile<T, F>(
+        &self,
+        client: &RedpackClient<T>,
+        options: &RunOptions,
+        observer: F,
+    ) -> Result<Report, CampaignError>
+    where
+        T: Transport + 'static,
+        F: FnMut(&Progress),
+    {
+        options.validate()?;
+        let rows = self.rows_to_reconcile()?;
+        self.drive(client, options, Mode::Reconcile, rows, observer)
+            .await
+    }
+
+    async fn drive<T, F>(
+        &self,
+        client: &RedpackClient<T>,
+        options: &RunOptions,
+        mode: Mode,
+        rows: Vec<JournalRow>,
+        mut observer: F,
+    ) -> Result<Report, CampaignError>
+    where
+        T: Transport + 'static,
+        F: FnMut(&Progress),
+    {
+        if *client.mch_id() != self.meta.mch_id {
+            return Err(CampaignError::mismatch(
+                self.path(),
+                format!(
+                    "it is merchant {}'s, the client is merchant {}'s",
+                    self.meta.mch_id,
+                    client.mch_id()
+                ),
+            ));
+        }
+        let clock = Arc::clone(client.clock());
+        let start = clock.monotonic();
+        let run_id = self.journal.start_run(mode.name(), unix_ms(clock.now()))?;
+        let context = Arc::new(RowContext {
+            client: client.clone(),
+            journal: Arc::clone(&self.journal),
+            limiter: RateLimiter::per_minute(options.rate_per_minute, Arc::clone(&clock)),
+            policy: options.retry.clone(),
+            template: self.meta.template.clone(),
+            clock: Arc::clone(&clock),
+            run_id,
+            mode,
+        });
+        let to_do = u64::try_from(rows.len()).unwrap_or(u64::MAX);
+        let mut queue = rows.into_iter();
+        let mut tasks = JoinSet::new();
+        let mut done = 0u64;
+        let mut settled = 0u64;
+        let mut failure: Option<CampaignError> = None;
+        loop {
+            while failure.is_none() && tasks.len() < options.concurrency {
+                let Some(row) = queue.next() else { break };
+                tasks.spawn(process_row(Arc::clone(&context), row));
+            }
+            let Some(joined) = tasks.join_next().await else {
+                break;
+            };
+            match joined {
+                Ok(Ok(row)) => {
+                    done += 1;
+                    if row.state.is_settled() {
+                        settled += 1;
+                    }
+                    observer(&Progress { row, done, to_do });
+                }
+                Ok(Err(error)) => {
+                    tracing::error!(error = %error, "campaign row failed; stopping");
+                    failure.get_or_insert(error);
+                }
+                Err(join_error) => {
+                    failure.get_or_insert(CampaignError::Task(Box::new(join_error)));
+                }
+            }
+        }
+        let elapsed = clock.monotonic().saturating_sub(start);
+        let finished = self
+            .journal
+            .finish_run(run_id, unix_ms(clock.now()), elapsed, settled);
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        finished?;
+        let mut report = self.journal.report()?;
+        report.elapsed = elapsed;
+        report.settled = settled;
+        Ok(report)
+    }
+}
+
+/// What every row task of a run shares.
+struct RowContext<T> {
+    client: RedpackClient<T>,
+    journal: Arc<Journal>,
+    limiter: RateLimiter,
+    policy: RetryPolicy,
+    template: PacketTemplate,
+    clock: Arc<dyn Clock>,
+    run_id: i64,
+    mode: Mode,
+}
+
+/// Sends (or reconciles) one row: takes a rate slot, journals the attempt, sends, journals
+/// the outcome. Returns the row as it now stands.
+async fn process_row<T: Transport + 'static>(
+    context: Arc<RowContext<T>>,
+    mut row: JournalRow,
+) -> Result<JournalRow, CampaignError> {
+    let packet = context.template.packet(
+        row.mch_billno.clone(),
+        &CampaignRowRef {
+            openid: &row.openid,
+            amount: row.amount,
+        },
+    );
+    let request = context
+        .client
+        .normal(&packet)
+        .map_err(CampaignError::Client)?;
+    context.limiter.acquire().await;
+    let attempt =
+        context
+            .journal
+            .begin_attempt(row.row_no, context.run_id, unix_ms(context.clock.now()))?;
+    let back_to = row.state.after_not_sent();
+    let finished = match context.mode {
+        Mode::Batch => send(&context, &request, back_to).await,
+        Mode::Reconcile => reconcile(&context, &request, &row, back_to).await,
+    };
+    context
+        .journal
+        .finish_attempt(attempt, row.row_no, &finished, unix_ms(context.clock.now()))?;
+    row.attempts = row.attempts.saturating_add(1);
+    apply(&mut row, finished);
+    Ok(row)
+}
+
+async fn send<T: Transport>(
+    context: &RowContext<T>,
+    request: &SendRequest,
+    back_to: RowState,
+) -> Finished {
+    let result = context.client.send_reliably(request, &context.policy).await;
+    match result {
+        Ok(SendOutcome::Sent {
+            send_listid,
+            confirmed_by,
+            ..
+        }) => Finished::Sent {
+            send_listid,
+            detail: match confirmed_by {
+                Confirmation::Query(status) => format!("confirmed by gethbinfo ({status})"),
+                _ => "confirmed by the send's answer".to_owned(),
+            },
+        },
+        Ok(SendOutcome::Rejected {
+            code,
+            class,
+            description,
+        }) => Finished::Rejected {
+            code,
+            class,
+            description,
+        },
+        Ok(SendOutcome::Unknown { cause }) => Finished::Unknown {
+            detail: cause.to_string(),
+        },
+        Err(error @ Error::NotSent { .. }) => Finished::NotSent {
+            back_to,
+            detail: error_chain(&error),
+        },
+        Err(error) => Finished::Error {
+            back_to,
+            detail: error_chain(&error),
+        },
+    }
+}
+
+async fn reconcile<T: Transport>(
+    context: &RowContext<T>,
+    request: &SendRequest,
+    row: &JournalRow,
+    back_to: RowState,
+) -> Finished {
+    match context.client.query(&row.mch_billno).await {
+        Ok(QueryOutcome::Found(record))
+            if record
+                .total_amount
+                .is_some_and(|amount| amount != row.amount) =>
+        {
+            Finished::Unknown {
+                detail: format!(
+                    "gethbinfo shows another packet under this billno ({} yuan, not {})",
+                    record.total_amount.unwrap_or_default(),
+                    row.amount
+                ),
+            }
+        }
+        Ok(QueryOutcome::Found(record)) if record.status.was_issued() => Finished::Sent {
+            send_listid: record.detail_id,
+            detail: format!("confirmed by gethbinfo ({})", record.status),
+        },
+        Ok(QueryOutcome::Found(record)) if record.status == Status::Failed => Finished::Rejected {
+            code: ErrCode::SendFailed,
+            class: HandlingClass::D,
+            description: format!(
+                "gethbinfo status FAILED: {}",
+                record.reason.as_deref().unwrap_or("no reason given")
+            ),
+        },
+        Ok(QueryOutcome::Found(record)) => Finished::Unknown {
+            detail: format!("gethbinfo status {}", record.status),
+        },
+        // Not found, refused or no answer: re-enter with the same billno.
+        Ok(_) | Err(_) => send(context, request, back_to).await,
+    }
+}
+
+/// The row after an attempt, as the journal now holds it.
+fn apply(row: &mut JournalRow, finished: Finished) {
+    match finished {
+        Finished::Sent {
+            send_listid,
+            detail,
+        } => {
+            row.state = RowState::Sent;
+            row.send_listid = Some(send_listid);
+            row.err_code = None;
+            row.handling_class = None;
+            row.detail = Some(detail);
+        }
+        Finished::Rejected {
+            code,
+            class,
+            description,
+        } => {
+            row.state = RowState::Rejected;
+            row.send_listid = None;
+            row.err_code = Some(code);
+            row.handling_class = Some(class);
+            row.detail = Some(description);
+        }
+        Finished::Unknown { detail } => {
+            row.state = RowState::Unknown;
+            row.send_listid = None;
+            row.err_code = None;
+            row.handling_class = None;
+            row.detail = Some(detail);
+        }
+        Finished::NotSent { back_to, .. } | Finished::Error { back_to, .. } => {
+            row.state = back_to;
+        }
+    }
+}
+
+/// Checks every row's request as the client checks a send; collects the problems by line.
+fn check_rows<T: Transport>(
+    client: &RedpackClient<T>,
+    template: &PacketTemplate,
+    rows: &[(usize, CampaignRowRef<'_>, &MchBillno)],
+) -> Result<(), CampaignError> {
+    let mut errors = Vec::new();
+    for (line, row, mch_billno) in rows {
+        let packet = template.packet((*mch_billno).clone(), row);
+        let checked = client
+            .normal(&packet)
+            .and_then(|request| client.check(&request));
+        match checked {
+            Ok(()) => {}
+            Err(Error::Invalid { field, source }) => errors.push(LineError {
+                line: *line,
+                problem: LineProblem::Rule {
+                    field,
+                    reason: error_chain(&source),
+                },
+            }),
+            Err(Error::Unsupported { field, reason }) => errors.push(LineError {
+                line: *line,
+                problem: LineProblem::Rule {
+                    field,
+                    reason: reason.to_owned(),
+                },
+            }),
+            Err(other) => return Err(CampaignError::Client(other)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CampaignError::File { errors })
+    }
+}
+
+fn template_difference(journal: &PacketTemplate, given: &PacketTemplate) -> String {
+    let fields: [(&str, Option<&str>, Option<&str>); 5] = [
+        (
+            "wishing",
+            Some(journal.wishing.as_str()),
+            Some(given.wishing.as_str()),
+        ),
+        (
+            "act_name",
+            Some(journal.act_name.as_str()),
+            Some(given.act_name.as_str()),
+        ),
+        (
+            "remark",
+            Some(journal.remark.as_str()),
+            Some(given.remark.as_str()),
+        ),
+        (
+            "send_name",
+            journal.send_name.as_ref().map(SendName::as_str),
+            given.send_name.as_ref().map(SendName::as_str),
+        ),
+        (
+            "scene_id",
+            journal.scene_id.as_ref().map(SceneId::as_str),
+            given.scene_id.as_ref().map(SceneId::as_str),
+        ),
+    ];
+    fields.iter().find(|(_, a, b)| a != b).map_or_else(
+        || "the packet texts differ".to_owned(),
+        |(name, a, b)| {
+            format!(
+                "its {name} is {}, not {}",
+                a.map_or("unset".to_owned(), |v| format!("{v:?}")),
+                b.map_or("unset".to_owned(), |v| format!("{v:?}"))
+            )
+        },
+    )
+}
+
+fn unix_ms(time: SystemTime) -> u64 {
+    let ms = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis();
+    u64::try_from(ms).unwrap_or(u64::MAX)
+}
+
+/// An error and its causes, `: `-separated.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
