@@ -8,8 +8,6 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use quick_xml::events::Event;
-
 use crate::error::{Error, FieldProblem, XmlError};
 use crate::sign_fields::{Digits, SignValue};
 
@@ -59,14 +57,80 @@ impl Default for DecodeLimits {
 /// Text borrows from the input wherever it can (one CDATA section or one text run), so parsing
 /// copies only what it must. Every name appears once at the top level (a duplicate is an
 /// [`XmlError::DuplicateElement`]: it would make the signed value ambiguous).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawMessage<'a> {
-    fields: BTreeMap<Cow<'a, str>, Node<'a>>,
+    fields: Fields<'a>,
+}
+
+/// Elements by name: a slot per known name (no string comparison to find one), the others in
+/// document order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fields<'a> {
+    known: [Option<Node<'a>>; KNOWN],
+    other: Vec<(Cow<'a, str>, Node<'a>)>,
+}
+
+impl<'a> Fields<'a> {
+    fn new() -> Self {
+        Self {
+            known: [const { None }; KNOWN],
+            other: Vec::new(),
+        }
+    }
+
+    /// Adds an element; `false` if its name is already there.
+    fn insert(&mut self, name: Cow<'a, str>, node: Node<'a>) -> bool {
+        match known_id(&name) {
+            Some(id) if self.known[id].is_some() => false,
+            Some(id) => {
+                self.known[id] = Some(node);
+                true
+            }
+            None if self.other.iter().any(|(n, _)| *n == name) => false,
+            None => {
+                self.other.push((name, node));
+                true
+            }
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&Node<'a>> {
+        match known_id(name) {
+            Some(id) => self.known[id].as_ref(),
+            None => self.other.iter().find(|(n, _)| n == name).map(|(_, v)| v),
+        }
+    }
+
+    fn remove(&mut self, name: &str) -> Option<Node<'a>> {
+        match known_id(name) {
+            Some(id) => self.known[id].take(),
+            None => {
+                let at = self.other.iter().position(|(n, _)| n == name)?;
+                Some(self.other.remove(at).1)
+            }
+        }
+    }
+
+    /// Every element, sorted by name.
+    fn sorted(&self) -> Vec<(&str, &Node<'a>)> {
+        let mut all: Vec<(&str, &Node<'a>)> = KNOWN_NAMES
+            .iter()
+            .zip(&self.known)
+            .filter_map(|(name, node)| node.as_ref().map(|node| (*name, node)))
+            .chain(self.other.iter().map(|(n, v)| (&**n, v)))
+            .collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all
+    }
+
+    fn len(&self) -> usize {
+        self.known.iter().filter(|n| n.is_some()).count() + self.other.len()
+    }
 }
 
 /// An element of a parsed document, borrowing from the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Node<'a> {
+pub(crate) enum Node<'a> {
     Text(Cow<'a, str>),
     Elements(Vec<(Cow<'a, str>, Node<'a>)>),
 }
@@ -98,14 +162,12 @@ impl<'a> RawMessage<'a> {
     }
 
     fn from_elements(children: Vec<(Cow<'a, str>, Node<'a>)>) -> Result<Self, XmlError> {
-        let mut fields = BTreeMap::new();
+        let mut fields = Fields::new();
         for (name, value) in children {
-            if fields.contains_key(&name) {
-                return Err(XmlError::DuplicateElement {
-                    name: truncate(&name),
-                });
+            let shown = truncate(&name);
+            if !fields.insert(name, value) {
+                return Err(XmlError::DuplicateElement { name: shown });
             }
-            fields.insert(name, value);
         }
         Ok(Self { fields })
     }
@@ -125,16 +187,19 @@ impl<'a> RawMessage<'a> {
 
     /// The names of the top-level fields, sorted.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.fields.keys().map(|k| &**k)
+        self.fields.sorted().into_iter().map(|(name, _)| name)
     }
 
     /// The top-level textual fields as `(name, value)` pairs, sorted by name: what a signature
     /// over the received values covers.
     pub fn text_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.fields.iter().filter_map(|(k, v)| match v {
-            Node::Text(t) => Some((&**k, &**t)),
-            Node::Elements(_) => None,
-        })
+        self.fields
+            .sorted()
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Node::Text(t) => Some((k, &**t)),
+                Node::Elements(_) => None,
+            })
     }
 
     /// The textual fields among `names`, as `(name, value)` pairs: a signature over an
@@ -155,7 +220,7 @@ impl<'a> RawMessage<'a> {
 
     /// Whether the root has no child.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.fields.len() == 0
     }
 
     pub(crate) fn into_reader(self) -> FieldReader<'a> {
@@ -165,11 +230,11 @@ impl<'a> RawMessage<'a> {
     }
 }
 
-fn truncate(s: &str) -> String {
+pub(crate) fn truncate(s: &str) -> String {
     s.chars().take(32).collect()
 }
 
-fn is_xml_whitespace(s: &str) -> bool {
+pub(crate) fn is_xml_whitespace(s: &str) -> bool {
     s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
@@ -179,7 +244,7 @@ pub(crate) fn is_xml_char(c: char) -> bool {
 }
 
 /// Every element name of the four APIs, sorted by bytes: decoding them allocates nothing.
-const KNOWN_NAMES: &[&str] = &[
+const KNOWN_NAMES: [&str; KNOWN] = [
     "act_name",
     "amount",
     "amt_type",
@@ -226,23 +291,77 @@ const KNOWN_NAMES: &[&str] = &[
     "xml",
 ];
 
+/// How many names [`KNOWN_NAMES`] holds.
+const KNOWN: usize = 44;
+
+/// The index of a known name in [`KNOWN_NAMES`].
+pub(crate) fn known_id(name: &str) -> Option<usize> {
+    Some(match name {
+        "act_name" => 0,
+        "amount" => 1,
+        "amt_type" => 2,
+        "appid" => 3,
+        "bill_type" => 4,
+        "client_ip" => 5,
+        "consume_mch_id" => 6,
+        "detail_id" => 7,
+        "err_code" => 8,
+        "err_code_des" => 9,
+        "hb_type" => 10,
+        "hbinfo" => 11,
+        "hblist" => 12,
+        "mch_billno" => 13,
+        "mch_id" => 14,
+        "msgappid" => 15,
+        "nonce_str" => 16,
+        "notify_way" => 17,
+        "openid" => 18,
+        "package" => 19,
+        "rcv_time" => 20,
+        "re_openid" => 21,
+        "reason" => 22,
+        "refund_amount" => 23,
+        "refund_time" => 24,
+        "remark" => 25,
+        "result_code" => 26,
+        "return_code" => 27,
+        "return_msg" => 28,
+        "risk_info" => 29,
+        "scene_id" => 30,
+        "send_listid" => 31,
+        "send_name" => 32,
+        "send_time" => 33,
+        "send_type" => 34,
+        "sign" => 35,
+        "sign_type" => 36,
+        "status" => 37,
+        "sub_mch_id" => 38,
+        "total_amount" => 39,
+        "total_num" => 40,
+        "wishing" => 41,
+        "wxappid" => 42,
+        "xml" => 43,
+        _ => return None,
+    })
+}
+
 /// The name as a static string when it is a known one, else a copy.
-fn intern(name: &str) -> Cow<'static, str> {
-    match KNOWN_NAMES.binary_search_by(|known| known.as_bytes().cmp(name.as_bytes())) {
-        Ok(at) => Cow::Borrowed(KNOWN_NAMES[at]),
-        Err(_) => Cow::Owned(name.to_owned()),
+pub(crate) fn intern(name: &str) -> Cow<'static, str> {
+    match known_id(name) {
+        Some(id) => Cow::Borrowed(KNOWN_NAMES[id]),
+        None => Cow::Owned(name.to_owned()),
     }
 }
 
-struct Frame<'a> {
+pub(crate) struct Frame<'a> {
     name: Cow<'a, str>,
     text: Option<Cow<'a, str>>,
-    has_text: bool,
-    children: Vec<(Cow<'a, str>, Node<'a>)>,
+    pub(crate) has_text: bool,
+    pub(crate) children: Vec<(Cow<'a, str>, Node<'a>)>,
 }
 
 impl<'a> Frame<'a> {
-    fn new(name: Cow<'a, str>) -> Self {
+    pub(crate) fn new(name: Cow<'a, str>) -> Self {
         Self {
             name,
             text: None,
@@ -251,15 +370,19 @@ impl<'a> Frame<'a> {
         }
     }
 
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Appends text, borrowing while it is one piece of the input.
-    fn push_text(&mut self, piece: Cow<'a, str>) {
+    pub(crate) fn push_text(&mut self, piece: Cow<'a, str>) {
         match &mut self.text {
             None => self.text = Some(piece),
             Some(text) => text.to_mut().push_str(&piece),
         }
     }
 
-    fn finish(self) -> Result<(Cow<'a, str>, Node<'a>), XmlError> {
+    pub(crate) fn finish(self) -> Result<(Cow<'a, str>, Node<'a>), XmlError> {
         if self.children.is_empty() {
             Ok((self.name, Node::Text(self.text.unwrap_or_default())))
         } else if self.has_text {
@@ -287,125 +410,7 @@ fn parse_document<'a>(
     if is_xml_whitespace(text) {
         return Err(XmlError::Empty);
     }
-
-    let mut reader = quick_xml::Reader::from_str(text);
-    let config = reader.config_mut();
-    config.expand_empty_elements = true;
-    config.check_end_names = true;
-
-    let mut stack: Vec<Frame<'a>> = Vec::new();
-    let mut root: Option<Vec<(Cow<'a, str>, Node<'a>)>> = None;
-    let mut elements = 0usize;
-
-    loop {
-        let event = reader.read_event().map_err(|e| XmlError::Malformed {
-            offset: reader.error_position(),
-            reason: e.to_string().chars().take(120).collect(),
-        })?;
-        match event {
-            Event::DocType(_) => return Err(XmlError::Doctype),
-            Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
-            Event::Start(start) => {
-                if root.is_some() {
-                    return Err(XmlError::TrailingContent);
-                }
-                let name = intern(start.name().as_ref());
-                if stack.is_empty() && name != "xml" {
-                    return Err(XmlError::WrongRoot);
-                }
-                elements += 1;
-                if elements > limits.max_elements {
-                    return Err(XmlError::TooManyElements {
-                        limit: limits.max_elements,
-                    });
-                }
-                if stack.len() >= limits.max_depth {
-                    return Err(XmlError::TooDeep {
-                        limit: limits.max_depth,
-                    });
-                }
-                stack.push(Frame::new(name));
-            }
-            Event::Empty(_) => {
-                // `expand_empty_elements` turns `<a/>` into Start + End; an Empty event would
-                // mean the configuration was lost.
-                return Err(XmlError::Malformed {
-                    offset: reader.buffer_position(),
-                    reason: "unexpected empty element".to_owned(),
-                });
-            }
-            Event::End(_) => {
-                let Some(frame) = stack.pop() else {
-                    return Err(XmlError::TrailingContent);
-                };
-                let (name, value) = frame.finish()?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push((name, value)),
-                    None => match value {
-                        Node::Elements(children) => root = Some(children),
-                        Node::Text(t) if is_xml_whitespace(&t) => root = Some(Vec::new()),
-                        Node::Text(_) => return Err(XmlError::MixedContent),
-                    },
-                }
-            }
-            Event::Text(t) => {
-                let content = t.into_inner();
-                match stack.last_mut() {
-                    Some(frame) => {
-                        if !is_xml_whitespace(&content) {
-                            frame.has_text = true;
-                        }
-                        frame.push_text(content);
-                    }
-                    None if is_xml_whitespace(&content) => {}
-                    None => return Err(XmlError::TrailingContent),
-                }
-            }
-            Event::CData(c) => {
-                let Some(frame) = stack.last_mut() else {
-                    return Err(XmlError::TrailingContent);
-                };
-                frame.has_text = true;
-                frame.push_text(c.into_inner());
-            }
-            Event::GeneralRef(r) => {
-                let Some(frame) = stack.last_mut() else {
-                    return Err(XmlError::TrailingContent);
-                };
-                let c = if r.is_char_ref() {
-                    match r.resolve_char_ref() {
-                        Ok(Some(c)) if is_xml_char(c) => c,
-                        _ => return Err(XmlError::InvalidCharRef),
-                    }
-                } else {
-                    match &*r {
-                        "lt" => '<',
-                        "gt" => '>',
-                        "amp" => '&',
-                        "apos" => '\'',
-                        "quot" => '"',
-                        other => {
-                            return Err(XmlError::UnknownEntity {
-                                name: truncate(other),
-                            });
-                        }
-                    }
-                };
-                frame.has_text = true;
-                let mut buf = [0u8; 4];
-                frame.push_text(Cow::Owned(c.encode_utf8(&mut buf).to_owned()));
-            }
-            Event::Eof => {
-                if !stack.is_empty() {
-                    return Err(XmlError::Malformed {
-                        offset: reader.buffer_position(),
-                        reason: "unexpected end of document".to_owned(),
-                    });
-                }
-                return root.ok_or(XmlError::WrongRoot);
-            }
-        }
-    }
+    crate::scan::parse(text, limits)
 }
 
 /// A value that has a text form on the wire.
@@ -516,7 +521,7 @@ impl WireValue for u32 {
 
 /// Takes typed fields out of a decoded message; what is left is kept as unknown fields.
 pub(crate) struct FieldReader<'a> {
-    fields: BTreeMap<Cow<'a, str>, Node<'a>>,
+    fields: Fields<'a>,
 }
 
 impl<'a> FieldReader<'a> {
@@ -564,7 +569,7 @@ impl<'a> FieldReader<'a> {
                 .map(|(_, value)| match value {
                     Node::Elements(inner) => Ok(RawMessage::from_elements(inner)?.into_reader()),
                     Node::Text(t) if is_xml_whitespace(&t) => Ok(FieldReader {
-                        fields: BTreeMap::new(),
+                        fields: Fields::new(),
                     }),
                     Node::Text(_) => Err(Error::field(item, FieldProblem::Shape)),
                 })
@@ -574,9 +579,16 @@ impl<'a> FieldReader<'a> {
 
     /// The fields nobody took, copied out of the document.
     pub(crate) fn into_unknown(self) -> BTreeMap<String, RawValue> {
-        self.fields
-            .into_iter()
-            .map(|(name, node)| (name.into_owned(), node.into_owned()))
+        let Fields { known, other } = self.fields;
+        KNOWN_NAMES
+            .iter()
+            .zip(known)
+            .filter_map(|(name, node)| node.map(|node| ((*name).to_owned(), node.into_owned())))
+            .chain(
+                other
+                    .into_iter()
+                    .map(|(name, node)| (name.into_owned(), node.into_owned())),
+            )
             .collect()
     }
 }

@@ -80,9 +80,12 @@ mod enums;
 mod error;
 mod header;
 pub mod rules;
+mod scan;
 mod send;
 mod sign_fields;
 mod types;
+#[cfg(test)]
+mod xml_reference;
 
 pub mod gethbinfo;
 pub mod sendgroupredpack;
