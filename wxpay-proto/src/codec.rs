@@ -78,18 +78,18 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Adds an element; `false` if its name is already there.
-    fn insert(&mut self, name: Cow<'a, str>, node: Node<'a>) -> bool {
+    /// Adds an element; gives the name back if it is already there.
+    fn insert(&mut self, name: Cow<'a, str>, node: Node<'a>) -> Result<(), Cow<'a, str>> {
         match known_id(&name) {
-            Some(id) if self.known[id].is_some() => false,
+            Some(id) if self.known[id].is_some() => Err(name),
             Some(id) => {
                 self.known[id] = Some(node);
-                true
+                Ok(())
             }
-            None if self.other.iter().any(|(n, _)| *n == name) => false,
+            None if self.other.iter().any(|(n, _)| *n == name) => Err(name),
             None => {
                 self.other.push((name, node));
-                true
+                Ok(())
             }
         }
     }
@@ -164,10 +164,11 @@ impl<'a> RawMessage<'a> {
     fn from_elements(children: Vec<(Cow<'a, str>, Node<'a>)>) -> Result<Self, XmlError> {
         let mut fields = Fields::new();
         for (name, value) in children {
-            let shown = truncate(&name);
-            if !fields.insert(name, value) {
-                return Err(XmlError::DuplicateElement { name: shown });
-            }
+            fields
+                .insert(name, value)
+                .map_err(|name| XmlError::DuplicateElement {
+                    name: truncate(&name),
+                })?;
         }
         Ok(Self { fields })
     }
