@@ -173,7 +173,7 @@ pub enum LineProblem {
     Rule {
         /// The wire name of the field at fault.
         field: &'static str,
-        /// The rule, in words.
+        /// The rule broken, in words (naming the field).
         reason: String,
     },
     /// The file has more rows than a campaign may hold ([`MAX_ROWS`](crate::campaign::MAX_ROWS)).
@@ -197,7 +197,7 @@ impl fmt::Display for LineProblem {
             Self::TooManyFields { count } => {
                 write!(f, "{count} fields: expected `openid` or `openid,amount`")
             }
-            Self::Rule { field, reason } => write!(f, "`{field}` {reason}"),
+            Self::Rule { reason, .. } => f.write_str(reason),
             Self::TooManyRows => write!(
                 f,
                 "more than {} rows: split the campaign",

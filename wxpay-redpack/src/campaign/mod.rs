@@ -1048,7 +1048,7 @@ fn check_rows<T: Transport>(
                 line: *line,
                 problem: LineProblem::Rule {
                     field,
-                    reason: reason.to_owned(),
+                    reason: format!("field `{field}` {reason}"),
                 },
             }),
             Err(other) => return Err(CampaignError::Client(other)),

@@ -1,0 +1,737 @@
+//! Campaigns: billnos, the journal written before sending, resuming after an interrupted run,
+//! reconciling, rejections, the rate limit and the report — against `wxpay-mock` over mutual
+//! TLS, with the client on a virtual clock (its retry and rate-limit sleeps return at once).
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use wxpay_mock::{
+    ClockMode, FaultAction, FaultApi, FaultPlan, FaultRule, FaultStage, MerchantConfig, MockServer,
+};
+use wxpay_proto::{ActName, Fen, OpenId, RawMessage, Remark, Wishing};
+use wxpay_redpack::campaign::{
+    Campaign, CampaignError, CampaignFile, CampaignRow, LineProblem, PacketTemplate, ParseOptions,
+    RowState, RunOptions, Tally, Verdict,
+};
+use wxpay_redpack::{BillDate, ManualClock, RedpackClient, RedpackClientBuilder, RetryPolicy};
+use wxpay_transport::CapturingTransport;
+use wxpay_transport::{HttpsTransport, Response, SimulatedFailure, Transport, TransportError};
+
+/// 2026-01-01 08:00 Beijing time: campaign number 2880 by default.
+const NOW: u64 = 1_767_225_600;
+
+async fn mock() -> MockServer {
+    mock_with(MerchantConfig::new("1900000109")).await
+}
+
+async fn mock_with(merchant: MerchantConfig) -> MockServer {
+    MockServer::builder()
+        .seed(11)
+        .clock(ClockMode::Frozen)
+        .merchant(merchant)
+        .start()
+        .await
+        .unwrap()
+}
+
+fn builder(mock: &MockServer, clock: &ManualClock) -> RedpackClientBuilder {
+    RedpackClientBuilder::from_merchant_toml(mock.default_merchant().merchant_toml_path())
+        .unwrap()
+        .send_name("测试商户")
+        .request_timeout(Duration::from_secs(10))
+        .clock(Arc::new(clock.clone()))
+}
+
+fn client(mock: &MockServer, clock: &ManualClock) -> RedpackClient {
+    builder(mock, clock).build().unwrap()
+}
+
+fn client_over<T: Transport>(
+    mock: &MockServer,
+    clock: &ManualClock,
+    transport: T,
+) -> RedpackClient<T> {
+    builder(mock, clock)
+        .build_with_transport(transport)
+        .unwrap()
+}
+
+fn https(mock: &MockServer, clock: &ManualClock) -> HttpsTransport {
+    client(mock, clock).transport().clone()
+}
+
+fn rows(n: usize, fen: u64) -> CampaignFile {
+    CampaignFile::from_rows(
+        (1..=n)
+            .map(|i| {
+                CampaignRow::new(
+                    i + 1,
+                    OpenId::new(format!("oCampaign{i:06}")).unwrap(),
+                    Fen::new(fen),
+                )
+            })
+            .collect(),
+    )
+    .unwrap()
+}
+
+fn template() -> PacketTemplate {
+    PacketTemplate::new(
+        Wishing::new("恭喜发财").unwrap(),
+        ActName::new("测试活动").unwrap(),
+        Remark::new("备注").unwrap(),
+    )
+}
+
+fn journal_path(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("campaign.db")
+}
+
+/// A policy with one send and no query: an unknown outcome stays unknown.
+fn one_shot() -> RetryPolicy {
+    let mut policy = RetryPolicy::default();
+    policy.max_attempts = 1;
+    policy.max_queries = 0;
+    policy
+}
+
+fn billno_of(body: &[u8]) -> String {
+    RawMessage::parse(body)
+        .unwrap()
+        .text("mch_billno")
+        .unwrap()
+        .to_owned()
+}
+
+fn state_in_journal(journal: &Path, billno: &str) -> Option<String> {
+    let conn =
+        rusqlite::Connection::open_with_flags(journal, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .ok()?;
+    conn.query_row(
+        "SELECT state FROM rows WHERE mch_billno = ?1",
+        [billno],
+        |r| r.get(0),
+    )
+    .ok()
+}
+
+/// Wraps a transport: records, for each send, the row's state in the journal at the moment
+/// the request leaves; after `forward` sends, holds every further send for ever (a process
+/// frozen mid-request, about to be killed).
+#[derive(Clone)]
+struct Probe<T> {
+    inner: T,
+    journal: PathBuf,
+    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    forwarded: Arc<AtomicUsize>,
+    forward: usize,
+}
+
+impl<T> Probe<T> {
+    fn new(inner: T, journal: &Path, forward: usize) -> Self {
+        Self {
+            inner,
+            journal: journal.to_owned(),
+            seen: Arc::default(),
+            forwarded: Arc::default(),
+            forward,
+        }
+    }
+}
+
+impl<T: Transport> Transport for Probe<T> {
+    fn post(
+        &self,
+        path: &str,
+        body: Bytes,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send {
+        async move {
+            if path.ends_with("/sendredpack") {
+                let billno = billno_of(&body);
+                let state = state_in_journal(&self.journal, &billno);
+                self.seen.lock().unwrap().push((billno, state));
+                if self.forwarded.fetch_add(1, Ordering::SeqCst) >= self.forward {
+                    std::future::pending::<()>().await;
+                }
+            }
+            self.inner.post(path, body).await
+        }
+    }
+}
+
+/// Every request fails before it leaves (connection refused).
+#[derive(Clone, Debug)]
+struct Refusing;
+
+impl Transport for Refusing {
+    fn post(
+        &self,
+        _path: &str,
+        _body: Bytes,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send {
+        std::future::ready(Err(TransportError::simulated(
+            SimulatedFailure::ConnectRefused,
+        )))
+    }
+}
+
+fn packets_in_ledger(mock: &MockServer) -> Vec<String> {
+    let mut billnos: Vec<String> = mock
+        .ledger()
+        .merchants
+        .iter()
+        .flat_map(|m| &m.packets)
+        .map(|p| p.mch_billno.clone())
+        .collect();
+    billnos.sort();
+    billnos
+}
+
+/// Exactly one packet per row, under the row's journaled billno, and the mock's invariants.
+fn assert_one_packet_per_row(mock: &MockServer, campaign: &Campaign) {
+    let mut journaled: Vec<String> = campaign
+        .rows()
+        .unwrap()
+        .iter()
+        .map(|r| r.mch_billno.as_str().to_owned())
+        .collect();
+    journaled.sort();
+    assert_eq!(packets_in_ledger(mock), journaled);
+    let report = mock.invariants();
+    assert!(report.ok, "{:?}", report.violations);
+}
+
+#[tokio::test]
+async fn each_row_gets_the_billno_of_its_campaign_and_row_and_a_rerun_keeps_them() {
+    // Arrange
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let client = client(&mock, &clock);
+    let file = rows(3, 100);
+
+    // Act
+    let created = Campaign::prepare(journal_path(&dir), &client, &file, &template(), None).unwrap();
+    clock.advance(Duration::from_secs(2 * 86_400));
+    let resumed = Campaign::prepare(journal_path(&dir), &client, &file, &template(), None).unwrap();
+
+    // Assert
+    assert!(created.was_created());
+    assert!(!resumed.was_created());
+    assert_eq!(created.id().to_string(), "20260101-2880");
+    assert_eq!(resumed.id(), created.id(), "the date is fixed at creation");
+    assert_eq!(created.id().date, BillDate::new(2026, 1, 1).unwrap());
+    let billnos: Vec<String> = resumed
+        .rows()
+        .unwrap()
+        .iter()
+        .map(|r| r.mch_billno.as_str().to_owned())
+        .collect();
+    assert_eq!(
+        billnos,
+        [
+            "1900000109202601012880000001",
+            "1900000109202601012880000002",
+            "1900000109202601012880000003"
+        ]
+    );
+    assert!(
+        resumed
+            .rows()
+            .unwrap()
+            .iter()
+            .all(|r| r.state == RowState::Pending)
+    );
+    assert_eq!(resumed.total(), Fen::new(300));
+}
+
+#[tokio::test]
+async fn rows_that_break_a_rule_are_reported_by_line_and_nothing_is_journaled_or_sent() {
+    // Arrange: 0.50 yuan needs a scene_id; 300 yuan is over the default 200.
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let transport = CapturingTransport::new();
+    let mock = mock().await;
+    let client = client_over(&mock, &clock, transport.clone());
+    let file = CampaignFile::parse(
+        "oGood\noCheap,0.50\noGood2\noRich,300\n",
+        &ParseOptions::with_default_amount(Fen::new(100)),
+    )
+    .unwrap();
+
+    // Act
+    let error =
+        Campaign::prepare(journal_path(&dir), &client, &file, &template(), Some(7)).unwrap_err();
+
+    // Assert
+    let lines: Vec<usize> = error.line_errors().iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![2, 4], "{error:?}");
+    assert!(matches!(
+        error.line_errors()[0].problem,
+        LineProblem::Rule {
+            field: "scene_id",
+            ..
+        }
+    ));
+    assert_eq!(
+        error.line_errors()[1].to_string(),
+        "line 4: field `scene_id` breaks rule PARAM_ERROR: \
+         参数错误:红包金额小于1元或大于200元时scene_id字段必填"
+    );
+    assert!(
+        !journal_path(&dir).exists(),
+        "no journal for a file that is not clean"
+    );
+    assert!(transport.requests().is_empty());
+}
+
+#[tokio::test]
+async fn every_row_is_journaled_as_sending_with_its_billno_before_its_request_leaves() {
+    // Arrange
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let probe = Probe::new(https(&mock, &clock), &journal_path(&dir), usize::MAX);
+    let client = client_over(&mock, &clock, probe.clone());
+    let campaign = Campaign::prepare(
+        journal_path(&dir),
+        &client,
+        &rows(12, 150),
+        &template(),
+        Some(1),
+    )
+    .unwrap();
+
+    // Act
+    let report = campaign
+        .run(&client, &RunOptions::default().concurrency(4), |_| {})
+        .await
+        .unwrap();
+
+    // Assert
+    let seen = probe.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 12);
+    for (billno, state) in &seen {
+        assert_eq!(state.as_deref(), Some("sending"), "{billno}");
+    }
+    assert_eq!(report.sent, Tally::new(12, Fen::new(1800)));
+    assert_eq!(report.verdict(), Verdict::AllSent);
+    assert_one_packet_per_row(&mock, &campaign);
+}
+
+#[tokio::test]
+async fn when_the_transport_fails_each_row_keeps_its_billno_and_its_attempt_is_journaled() {
+    // Arrange
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let file = rows(5, 100);
+    let lost = client_over(&mock, &clock, CapturingTransport::new());
+    let refused = client_over(&mock, &clock, Refusing);
+    let campaign =
+        Campaign::prepare(journal_path(&dir), &lost, &file, &template(), Some(3)).unwrap();
+    let before: Vec<String> = campaign
+        .rows()
+        .unwrap()
+        .iter()
+        .map(|r| r.mch_billno.to_string())
+        .collect();
+    let options = RunOptions::default().retry(one_shot());
+
+    // Act 1: every answer is lost after sending: unknown.
+    let report = campaign.run(&lost, &options, |_| {}).await.unwrap();
+
+    // Assert 1
+    assert_eq!(report.unknown, Tally::new(5, Fen::new(500)));
+    assert_eq!(report.verdict(), Verdict::Unfinished);
+    let journal = rusqlite::Connection::open(journal_path(&dir)).unwrap();
+    let outcomes: Vec<(i64, String)> = journal
+        .prepare("SELECT row_no, outcome FROM attempts ORDER BY row_no")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        (1..=5)
+            .map(|n| (n, "unknown".to_owned()))
+            .collect::<Vec<_>>()
+    );
+
+    // Act 2: nothing leaves at all: the rows stay unknown (an earlier attempt may have landed).
+    let report = campaign.run(&refused, &options, |_| {}).await.unwrap();
+    assert_eq!(report.unknown.count, 5);
+
+    // Act 3: the network is back: each row is re-entered with its billno.
+    let report = campaign
+        .run(&client(&mock, &clock), &RunOptions::default(), |_| {})
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(report.sent.count, 5);
+    let rows = campaign.rows().unwrap();
+    let after: Vec<String> = rows.iter().map(|r| r.mch_billno.to_string()).collect();
+    assert_eq!(after, before, "no billno is ever minted again");
+    assert!(rows.iter().all(|r| r.attempts == 3));
+    assert_one_packet_per_row(&mock, &campaign);
+}
+
+#[tokio::test]
+async fn a_row_never_sent_because_the_network_refused_stays_pending() {
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let refused = client_over(&mock, &clock, Refusing);
+    let campaign = Campaign::prepare(
+        journal_path(&dir),
+        &refused,
+        &rows(2, 100),
+        &template(),
+        Some(4),
+    )
+    .unwrap();
+
+    let report = campaign
+        .run(&refused, &RunOptions::default().retry(one_shot()), |_| {})
+        .await
+        .unwrap();
+
+    assert_eq!(report.pending, Tally::new(2, Fen::new(200)));
+    assert_eq!(report.unknown.count, 0);
+    let rows = campaign.rows().unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r.state == RowState::Pending && r.attempts == 1)
+    );
+}
+
+#[tokio::test]
+async fn an_interrupted_run_resumes_and_sends_nothing_twice() {
+    // Arrange: answers lost after the commit now and then; the process "dies" after 9 sends.
+    let mock = mock().await;
+    mock.set_faults(FaultPlan {
+        seed: 5,
+        rules: vec![
+            FaultRule::new(
+                FaultApi::SendRedpack,
+                FaultStage::AfterCommit,
+                FaultAction::Reset,
+            )
+            .probability(0.3),
+        ],
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let probe = Probe::new(https(&mock, &clock), &journal_path(&dir), 9);
+    let dying = client_over(&mock, &clock, probe);
+    let file = rows(40, 120);
+    let campaign =
+        Campaign::prepare(journal_path(&dir), &dying, &file, &template(), Some(9)).unwrap();
+    let options = RunOptions::default().concurrency(4);
+
+    // Act 1: the run is dropped while requests hang (its tasks are aborted mid-flight).
+    let interrupted = tokio::time::timeout(
+        Duration::from_secs(2),
+        campaign.run(&dying, &options, |_| {}),
+    )
+    .await;
+    assert!(interrupted.is_err(), "the run must have been cut off");
+    let midway = campaign.report().unwrap();
+    assert!(midway.sent.count < 40, "{midway:?}");
+    assert!(midway.unknown.count > 0, "rows left `sending`: {midway:?}");
+
+    // Act 2: rerun the same campaign from its journal.
+    let client = client(&mock, &clock);
+    let resumed = Campaign::prepare(journal_path(&dir), &client, &file, &template(), None).unwrap();
+    let report = resumed.run(&client, &options, |_| {}).await.unwrap();
+
+    // Assert
+    assert!(!resumed.was_created());
+    assert_eq!(report.sent, Tally::new(40, Fen::new(4800)));
+    assert_eq!(report.verdict(), Verdict::AllSent);
+    assert_one_packet_per_row(&mock, &resumed);
+}
+
+#[tokio::test]
+async fn reconcile_settles_unknown_rows_by_query_or_by_reentry_with_the_same_billno() {
+    // Arrange: 3 answers lost after the commit, then 2 requests lost before it.
+    let mock = mock().await;
+    mock.set_faults(FaultPlan {
+        seed: 1,
+        rules: vec![
+            FaultRule::new(
+                FaultApi::SendRedpack,
+                FaultStage::AfterCommit,
+                FaultAction::Reset,
+            )
+            .times(3),
+            FaultRule::new(
+                FaultApi::SendRedpack,
+                FaultStage::BeforeCommit,
+                FaultAction::Reset,
+            )
+            .times(2),
+        ],
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let client = client(&mock, &clock);
+    let campaign = Campaign::prepare(
+        journal_path(&dir),
+        &client,
+        &rows(6, 100),
+        &template(),
+        Some(2),
+    )
+    .unwrap();
+    let one_at_a_time = RunOptions::default().concurrency(1).retry(one_shot());
+    let first = campaign.run(&client, &one_at_a_time, |_| {}).await.unwrap();
+    assert_eq!((first.sent.count, first.unknown.count), (1, 5));
+    assert_eq!(packets_in_ledger(&mock).len(), 4);
+    mock.clear_faults();
+
+    // Act
+    let mut settled = Vec::new();
+    let report = campaign
+        .reconcile(&client, &RunOptions::default(), |p| {
+            settled.push((p.row.row_no, p.row.state, p.row.detail.clone()));
+        })
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(report.sent.count, 6);
+    assert_eq!(settled.len(), 5);
+    settled.sort_by_key(|s| s.0);
+    for (row_no, state, detail) in &settled[..3] {
+        assert_eq!(*state, RowState::Sent);
+        assert_eq!(
+            detail.as_deref(),
+            Some("confirmed by gethbinfo (SENT)"),
+            "row {row_no}"
+        );
+    }
+    for (_, state, detail) in &settled[3..] {
+        assert_eq!(*state, RowState::Sent);
+        assert_eq!(detail.as_deref(), Some("confirmed by the send's answer"));
+    }
+    assert_one_packet_per_row(&mock, &campaign);
+}
+
+#[tokio::test]
+async fn a_send_failed_row_stays_rejected_with_its_billno_even_when_rejections_are_retried() {
+    // Arrange: the first send fails for good (a FAILED record; SEND_FAILED on re-entry).
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let client = client(&mock, &clock);
+    let campaign = Campaign::prepare(
+        journal_path(&dir),
+        &client,
+        &rows(3, 100),
+        &template(),
+        Some(5),
+    )
+    .unwrap();
+    mock.set_faults(FaultPlan {
+        seed: 1,
+        rules: vec![
+            FaultRule::new(
+                FaultApi::SendRedpack,
+                FaultStage::BeforeCommit,
+                FaultAction::SendFailed,
+            )
+            .times(1),
+        ],
+    });
+    let serial = RunOptions::default().concurrency(1);
+    let billno = campaign.rows().unwrap()[0].mch_billno.clone();
+
+    // Act
+    let report = campaign.run(&client, &serial, |_| {}).await.unwrap();
+    let again = campaign
+        .run(&client, &serial.clone().retry_rejected(true), |_| {})
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(report.sent.count, 2);
+    assert_eq!(
+        report.rejected.get("SEND_FAILED"),
+        Some(&Tally::new(1, Fen::new(100)))
+    );
+    assert_eq!(report.verdict(), Verdict::Rejected);
+    assert_eq!(
+        (again.sent, &again.rejected),
+        (report.sent, &report.rejected)
+    );
+    assert_eq!(again.settled, 0, "a class D row is never retried");
+    let rows = campaign.rows().unwrap();
+    assert_eq!(rows[0].state, RowState::Rejected);
+    assert_eq!(rows[0].mch_billno, billno);
+    assert_eq!(rows[0].attempts, 1);
+    assert_eq!(
+        packets_in_ledger(&mock).len(),
+        3,
+        "the FAILED record and two packets"
+    );
+}
+
+#[tokio::test]
+async fn rows_refused_for_balance_are_resent_with_their_billno_only_when_asked() {
+    // Arrange: 3.00 yuan for five 1.00-yuan packets.
+    let mock = mock_with(MerchantConfig::new("1900000109").balance(Fen::new(300))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let client = client(&mock, &clock);
+    let campaign = Campaign::prepare(
+        journal_path(&dir),
+        &client,
+        &rows(5, 100),
+        &template(),
+        Some(6),
+    )
+    .unwrap();
+    let serial = RunOptions::default().concurrency(1);
+
+    // Act
+    let first = campaign.run(&client, &serial, |_| {}).await.unwrap();
+    let rerun = campaign.run(&client, &serial, |_| {}).await.unwrap();
+    mock.top_up("1900000109", Fen::new(1000)).unwrap();
+    let retried = campaign
+        .run(&client, &serial.clone().retry_rejected(true), |_| {})
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(first.sent, Tally::new(3, Fen::new(300)));
+    assert_eq!(
+        first.rejected.get("NOTENOUGH"),
+        Some(&Tally::new(2, Fen::new(200)))
+    );
+    assert_eq!(first.rejected_total(), Tally::new(2, Fen::new(200)));
+    assert_eq!(first.settled, 5);
+    assert_eq!(rerun.settled, 0, "rejections are not retried unless asked");
+    assert_eq!(rerun.rejected_total().count, 2);
+    assert_eq!(retried.sent, Tally::new(5, Fen::new(500)));
+    assert_eq!(retried.verdict(), Verdict::AllSent);
+    assert_one_packet_per_row(&mock, &campaign);
+}
+
+#[tokio::test]
+async fn the_rate_limit_spaces_the_rows_on_the_clients_clock() {
+    // Arrange
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let client = client(&mock, &clock);
+    let campaign = Campaign::prepare(
+        journal_path(&dir),
+        &client,
+        &rows(5, 100),
+        &template(),
+        Some(8),
+    )
+    .unwrap();
+    let options = RunOptions::default().rate_per_minute(60).concurrency(1);
+
+    // Act
+    let report = campaign.run(&client, &options, |_| {}).await.unwrap();
+
+    // Assert: one row a second, no other sleep; the report's time is the clock's.
+    assert_eq!(clock.sleeps(), vec![Duration::from_secs(1); 4]);
+    assert_eq!(report.elapsed, Duration::from_secs(4));
+    assert_eq!(report.settled, 5);
+    assert_eq!(report.rate_per_minute(), Some(75.0));
+    assert_eq!(RunOptions::default().rate_per_minute, 1800);
+    let status = campaign.report().unwrap();
+    assert_eq!(
+        status.elapsed,
+        Duration::from_secs(4),
+        "the journal keeps run times"
+    );
+}
+
+#[tokio::test]
+async fn a_journal_of_another_campaign_is_refused_and_left_as_it_was() {
+    // Arrange
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let client = client(&mock, &clock);
+    let path = journal_path(&dir);
+    Campaign::prepare(&path, &client, &rows(3, 100), &template(), Some(1)).unwrap();
+    let before = std::fs::read(&path).unwrap();
+
+    // Act
+    let other_amounts = Campaign::prepare(&path, &client, &rows(3, 200), &template(), None);
+    let other_count = Campaign::prepare(&path, &client, &rows(4, 100), &template(), None);
+    let other_number = Campaign::prepare(&path, &client, &rows(3, 100), &template(), Some(2));
+    let other_texts = Campaign::prepare(
+        &path,
+        &client,
+        &rows(3, 100),
+        &template().with_scene_id(wxpay_proto::SceneId::Product2),
+        None,
+    );
+
+    // Assert
+    for (result, words) in [
+        (
+            other_amounts,
+            "row 1 is oCampaign000001 1.00 yuan in the journal",
+        ),
+        (other_count, "it has 3 rows, the file has 4"),
+        (other_number, "it is campaign number 1, not 2"),
+        (other_texts, "its scene_id is unset, not \"PRODUCT_2\""),
+    ] {
+        let error = result.unwrap_err();
+        assert!(matches!(error, CampaignError::Mismatch { .. }), "{error:?}");
+        assert!(error.to_string().contains(words), "{error}");
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[tokio::test]
+async fn files_that_are_not_journals_are_refused_without_panicking() {
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let client = client(&mock, &clock);
+    let text = dir.path().join("notes.txt");
+    std::fs::write(
+        &text,
+        "not a database at all, just some text that is long enough",
+    )
+    .unwrap();
+    let foreign = dir.path().join("foreign.db");
+    rusqlite::Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x INTEGER);")
+        .unwrap();
+
+    let garbage = Campaign::prepare(&text, &client, &rows(1, 100), &template(), None).unwrap_err();
+    let other = Campaign::open(&foreign).unwrap_err();
+    let missing = Campaign::open(dir.path().join("absent.db")).unwrap_err();
+
+    assert!(
+        matches!(garbage, CampaignError::Journal { .. }),
+        "{garbage:?}"
+    );
+    assert!(matches!(other, CampaignError::Corrupt { .. }), "{other:?}");
+    assert!(
+        other
+            .to_string()
+            .contains("not a wxpay-redpack campaign journal")
+    );
+    assert!(
+        matches!(missing, CampaignError::NoJournal { .. }),
+        "{missing:?}"
+    );
+}
