@@ -230,6 +230,14 @@ impl RedpackClientBuilder {
         self
     }
 
+    /// The default `send_name`, unless one is set already (by the merchant file, say).
+    pub fn send_name_if_unset(mut self, send_name: impl Into<String>) -> Self {
+        if self.send_name.is_none() {
+            self.send_name = Some(send_name.into());
+        }
+        self
+    }
+
     /// The `client_ip` of normal packets (default [`DEFAULT_CLIENT_IP`]): the IPv4 address of
     /// the machine calling the API.
     pub fn client_ip(mut self, client_ip: impl Into<String>) -> Self {

@@ -119,6 +119,9 @@ fn state_in_journal(journal: &Path, billno: &str) -> Option<String> {
     .ok()
 }
 
+/// A billno and the state of its row in the journal when its request left.
+type Seen = (String, Option<String>);
+
 /// Wraps a transport: records, for each send, the row's state in the journal at the moment
 /// the request leaves; after `forward` sends, holds every further send for ever (a process
 /// frozen mid-request, about to be killed).
@@ -126,7 +129,7 @@ fn state_in_journal(journal: &Path, billno: &str) -> Option<String> {
 struct Probe<T> {
     inner: T,
     journal: PathBuf,
-    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
     forwarded: Arc<AtomicUsize>,
     forward: usize,
 }
@@ -144,22 +147,16 @@ impl<T> Probe<T> {
 }
 
 impl<T: Transport> Transport for Probe<T> {
-    fn post(
-        &self,
-        path: &str,
-        body: Bytes,
-    ) -> impl Future<Output = Result<Response, TransportError>> + Send {
-        async move {
-            if path.ends_with("/sendredpack") {
-                let billno = billno_of(&body);
-                let state = state_in_journal(&self.journal, &billno);
-                self.seen.lock().unwrap().push((billno, state));
-                if self.forwarded.fetch_add(1, Ordering::SeqCst) >= self.forward {
-                    std::future::pending::<()>().await;
-                }
+    async fn post(&self, path: &str, body: Bytes) -> Result<Response, TransportError> {
+        if path.ends_with("/sendredpack") {
+            let billno = billno_of(&body);
+            let state = state_in_journal(&self.journal, &billno);
+            self.seen.lock().unwrap().push((billno, state));
+            if self.forwarded.fetch_add(1, Ordering::SeqCst) >= self.forward {
+                std::future::pending::<()>().await;
             }
-            self.inner.post(path, body).await
         }
+        self.inner.post(path, body).await
     }
 }
 
