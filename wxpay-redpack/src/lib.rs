@@ -23,8 +23,13 @@
 //! idempotency key; [`billno()`] makes one of the documented shape for the caller to persist
 //! first), never switches to a new billno (only the caller may, after
 //! [`SendOutcome::allows_new_billno`]), never verifies a response signature (real answers
-//! carry none), and never logs the API key or the string to sign. Campaigns (batches with a
-//! journal) and the command-line tool are not part of this version.
+//! carry none), and never logs the API key or the string to sign.
+//!
+//! Campaigns — one packet per openid of a file, each row's billno journaled in SQLite before
+//! its first request, rate-limited, resumable after a crash — are in the [`campaign`] module.
+//! The `wxpay-redpack` command-line tool (feature `cli`, on by default) sends, queries and
+//! runs campaigns from a `merchant.toml`; library users can opt out of it with
+//! `default-features = false`.
 //!
 //! # Getting started
 //!

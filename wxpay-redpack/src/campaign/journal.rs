@@ -618,9 +618,19 @@ impl Journal {
             let groups = statement
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                 .collect::<rusqlite::Result<Vec<Group>>>()?;
+            // A run stopped by a crash has no end: its time runs to its last recorded
+            // outcome, and its settled rows are counted from its attempts.
             let (elapsed, settled) = conn.query_row(
-                "SELECT coalesce(sum(elapsed_ms), 0), coalesce(sum(settled), 0)
-                 FROM runs WHERE finished_unix_ms IS NOT NULL",
+                "SELECT
+                     coalesce(sum(coalesce(elapsed_ms, max(0, coalesce(
+                         (SELECT max(a.finished_unix_ms) FROM attempts a
+                          WHERE a.run_id = runs.run_id),
+                         started_unix_ms) - started_unix_ms))), 0),
+                     coalesce(sum(coalesce(settled,
+                         (SELECT count(*) FROM attempts a
+                          WHERE a.run_id = runs.run_id
+                            AND a.outcome IN ('sent', 'rejected')))), 0)
+                 FROM runs",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;

@@ -677,8 +677,8 @@ impl Campaign {
         self.journal.rows()
     }
 
-    /// The report from the journal: rows by state and code, and the time of every finished
-    /// run.
+    /// The report from the journal: rows by state and code, and the time and settled rows of
+    /// every run (one stopped by a crash counts up to its last journaled outcome).
     ///
     /// # Errors
     ///

@@ -36,7 +36,7 @@ impl Tally {
 /// After [`Campaign::run`](crate::campaign::Campaign::run) or
 /// [`reconcile`](crate::campaign::Campaign::reconcile), `elapsed` and `settled` are those of
 /// that run; from [`Campaign::report`](crate::campaign::Campaign::report), the sums over every
-/// finished run.
+/// run (a run stopped by a crash counts up to its last journaled outcome).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Report {

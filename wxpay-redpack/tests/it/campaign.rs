@@ -442,6 +442,10 @@ async fn an_interrupted_run_resumes_and_sends_nothing_twice() {
     let midway = campaign.report().unwrap();
     assert!(midway.sent.count < 40, "{midway:?}");
     assert!(midway.unknown.count > 0, "rows left `sending`: {midway:?}");
+    assert_eq!(
+        midway.settled, midway.sent.count,
+        "the cut-off run's rows still count"
+    );
 
     // Act 2: rerun the same campaign from its journal.
     let client = client(&mock, &clock);

@@ -223,3 +223,76 @@ fn debug_output_never_shows_the_api_key() {
         assert!(text.contains("redacted"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn an_api_key_given_apart_wins_over_the_file_and_replaces_a_missing_one() {
+    // Arrange: one file without a key, one with a wrong key; the right key given apart.
+    let server = MockServer::start().await;
+    script(&server, SEND, vec![], Reply::Sent).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_identity(dir.path());
+    let common = format!(
+        "mch_id = \"{MCH_ID}\"\nappid = \"{APPID}\"\ncert_pem = \"apiclient_cert.pem\"\n\
+         key_pem = \"apiclient_key.pem\"\nendpoint = \"{}\"\n",
+        server.uri()
+    );
+    let keyless = dir.path().join("keyless.toml");
+    std::fs::write(&keyless, &common).unwrap();
+    let wrong = dir.path().join("wrong.toml");
+    std::fs::write(&wrong, format!("{common}api_key = \"not-the-key\"\n")).unwrap();
+
+    // Act
+    let mut outcomes = Vec::new();
+    for path in [&keyless, &wrong] {
+        let client = RedpackClientBuilder::from_merchant_toml_with_api_key(path, key())
+            .unwrap()
+            .send_name_if_unset("默认商户")
+            .build()
+            .unwrap();
+        outcomes.push(client.send(&packet(1)).await.unwrap());
+    }
+
+    // Assert: both requests are signed with the key given apart.
+    assert!(outcomes.iter().all(|o| o.is_sent()), "{outcomes:?}");
+    for request in requests(&server).await {
+        assert_signed(&request.body);
+    }
+}
+
+#[test]
+fn a_p12_password_in_the_file_is_used_and_a_wrong_one_is_named() {
+    // Arrange: a file naming a PKCS#12 that does not exist, with a password.
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("merchant.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "mch_id = \"{MCH_ID}\"\nappid = \"{APPID}\"\napi_key = \"{KEY}\"\n\
+             p12 = \"apiclient_cert.p12\"\np12_password = \"s3cret\"\n"
+        ),
+    )
+    .unwrap();
+
+    // Act
+    let builder = RedpackClientBuilder::from_merchant_toml(&toml).unwrap();
+    let debug = format!("{builder:?}");
+    let error = builder.build().unwrap_err();
+
+    // Assert
+    assert!(!debug.contains("s3cret"), "{debug}");
+    assert!(matches!(
+        error,
+        Error::Config {
+            setting: "identity",
+            ..
+        }
+    ));
+    assert!(
+        error
+            .source()
+            .unwrap()
+            .to_string()
+            .contains("apiclient_cert.p12"),
+        "{error:?}"
+    );
+}

@@ -553,7 +553,17 @@ fn row_json(row: &JournalRow) -> Value {
 
 fn row_line(row: &JournalRow) -> String {
     let what = match row.state {
-        RowState::Sent => format!("sent {}", row.send_listid.as_deref().unwrap_or("")),
+        RowState::Sent => {
+            let by_query = row
+                .detail
+                .as_deref()
+                .filter(|d| d.contains("gethbinfo"))
+                .map_or_else(String::new, |d| format!(" ({d})"));
+            format!(
+                "sent {}{by_query}",
+                row.send_listid.as_deref().unwrap_or("")
+            )
+        }
         RowState::Rejected => format!(
             "rejected {} {}",
             row.err_code.as_ref().map_or("", |c| c.as_str()),
@@ -618,10 +628,21 @@ fn print_verdict(report: &Report) {
             "result: every row settled, {} rejected (see the codes above; `status` lists them)",
             report.rejected_total().count
         ),
-        _ => println!(
-            "result: unfinished: {} row(s) unknown or not sent yet; run the same command again \
-             (or `reconcile`): every row keeps its billno",
-            report.remaining()
-        ),
+        _ => {
+            let mut todo = Vec::new();
+            if report.unknown.count > 0 {
+                todo.push(format!(
+                    "{} row(s) unknown: run the batch again or `reconcile` (same billnos)",
+                    report.unknown.count
+                ));
+            }
+            if report.pending.count > 0 {
+                todo.push(format!(
+                    "{} row(s) not sent yet: run the batch again",
+                    report.pending.count
+                ));
+            }
+            println!("result: unfinished: {}", todo.join("; "));
+        }
     }
 }
