@@ -47,7 +47,7 @@
 //!     .send_name("天虹百货")
 //!     .client_ip("192.168.0.1")
 //!     .build()?;
-//! // Or, against the mock: RedpackClient::from_merchant_toml("wxpay-mock-data/merchant.toml")?
+//! // Or, against the mock: RedpackClient::from_merchant_toml(".wxpay-mock/merchant.toml")?
 //!
 //! // Make the billno and persist it with the intent *before* sending.
 //! let billno = client.billno(1)?;

@@ -70,6 +70,13 @@ pub enum CampaignError {
         /// What differs.
         difference: String,
     },
+    /// Another process is running this campaign (its journal's lock file is held). Nothing
+    /// was sent by this call.
+    #[error("campaign journal `{}` is being run by another process", path.display())]
+    Busy {
+        /// The journal file.
+        path: PathBuf,
+    },
     /// An option is out of range (a zero rate or concurrency, a campaign number over 9999, too
     /// many rows…).
     #[error("invalid campaign option: {problem}")]

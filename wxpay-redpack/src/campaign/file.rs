@@ -224,15 +224,24 @@ fn parse_line(
         }
     };
     let openid = OpenId::new(openid).map_err(|_| LineProblem::OpenId {
-        text: openid.to_owned(),
+        text: excerpt(openid),
     })?;
     let amount = match amount {
         Some(text) => Fen::parse_yuan(text).map_err(|_| LineProblem::Amount {
-            text: text.to_owned(),
+            text: excerpt(text),
         })?,
         None => default_amount.ok_or(LineProblem::MissingAmount)?,
     };
     Ok(CampaignRow::new(line, openid, amount))
+}
+
+/// At most 40 characters of a field, for error messages.
+fn excerpt(text: &str) -> String {
+    const MAX: usize = 40;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or(text)),
+        None => text.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -312,6 +321,15 @@ mod tests {
         assert_eq!(every.rows().len(), 4);
         assert_eq!(every.duplicates().len(), 2);
         assert_eq!(every.rows()[2].amount, Fen::new(500));
+    }
+
+    #[test]
+    fn a_long_field_is_cut_short_in_the_report() {
+        let text = format!("{}\n", "é".repeat(5000));
+        let error = CampaignFile::parse(&text, &yuan(1)).unwrap_err();
+        let message = error.line_errors()[0].to_string();
+        assert!(message.chars().count() < 120, "{message}");
+        assert!(message.contains(&format!("{}…", "é".repeat(40))));
     }
 
     #[test]

@@ -37,6 +37,9 @@
 //!   (class D) are never retried: a new billno for the same intent is a decision for a
 //!   person, not for this code.
 //!
+//! A run holds an advisory lock on `<journal>.lock` (released when it ends or its process
+//! dies), so two processes never run one campaign at once.
+//!
 //! [`Campaign::reconcile`] settles only the unknown rows: `gethbinfo` first, then re-entry
 //! with the same billno when the record is not found.
 //!
@@ -734,7 +737,8 @@ impl Campaign {
     ///
     /// [`CampaignError::Options`] for a zero rate or concurrency, [`CampaignError::Client`]
     /// for an invalid retry policy, [`CampaignError::Mismatch`] for a client of another
-    /// merchant, [`CampaignError::Journal`] when the journal cannot be written (the run stops
+    /// merchant, [`CampaignError::Busy`] when another process is running the campaign (a run
+    /// holds an advisory lock on `<journal>.lock`), [`CampaignError::Journal`] when the journal cannot be written (the run stops
     /// starting rows, lets those in flight finish, and the next run resumes), and
     /// [`CampaignError::Task`] if a task ended abnormally.
     pub async fn run<T, F>(
@@ -799,6 +803,7 @@ impl Campaign {
                 ),
             ));
         }
+        let _lock = RunLock::acquire(self.path())?;
         let clock = Arc::clone(client.clock());
         let start = clock.monotonic();
         let run_id = self.journal.start_run(mode.name(), unix_ms(clock.now()))?;
@@ -855,6 +860,35 @@ impl Campaign {
         report.elapsed = elapsed;
         report.settled = settled;
         Ok(report)
+    }
+}
+
+/// Keeps a second process from running the same campaign at the same time: an advisory lock
+/// on `<journal>.lock`, released when the run ends or the process dies.
+#[derive(Debug)]
+struct RunLock {
+    _file: std::fs::File,
+}
+
+impl RunLock {
+    fn acquire(journal: &Path) -> Result<Self, CampaignError> {
+        let mut name = journal.as_os_str().to_owned();
+        name.push(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&name)
+            .map_err(|e| CampaignError::journal(journal, "open its lock file", e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(CampaignError::Busy {
+                path: journal.to_owned(),
+            }),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(CampaignError::journal(journal, "lock its lock file", e))
+            }
+        }
     }
 }
 

@@ -736,3 +736,38 @@ async fn files_that_are_not_journals_are_refused_without_panicking() {
         "{missing:?}"
     );
 }
+
+#[tokio::test]
+async fn a_campaign_already_running_in_another_process_is_not_run_twice() {
+    // Arrange: someone else holds the run lock.
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let client = client(&mock, &clock);
+    let campaign = Campaign::prepare(
+        journal_path(&dir),
+        &client,
+        &rows(2, 100),
+        &template(),
+        Some(1),
+    )
+    .unwrap();
+    let lock = std::fs::File::create(dir.path().join("campaign.db.lock")).unwrap();
+    lock.try_lock().unwrap();
+
+    // Act
+    let busy = campaign
+        .run(&client, &RunOptions::default(), |_| {})
+        .await
+        .unwrap_err();
+    drop(lock);
+    let report = campaign
+        .run(&client, &RunOptions::default(), |_| {})
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(matches!(busy, CampaignError::Busy { .. }), "{busy:?}");
+    assert_eq!(report.sent.count, 2);
+    assert_one_packet_per_row(&mock, &campaign);
+}

@@ -515,6 +515,7 @@ fn campaign_failure(error: CampaignError) -> Failure {
     let kind = match &error {
         CampaignError::Read { .. } | CampaignError::File { .. } => "campaign_file",
         CampaignError::Mismatch { .. } => "journal_mismatch",
+        CampaignError::Busy { .. } => "journal_busy",
         CampaignError::NoJournal { .. }
         | CampaignError::Corrupt { .. }
         | CampaignError::Journal { .. } => "journal",
