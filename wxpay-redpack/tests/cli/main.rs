@@ -490,6 +490,25 @@ async fn a_malformed_campaign_file_is_reported_by_line_and_nothing_is_sent() {
             .contains("line 2: \"not an openid\" is not an openid")
     );
     assert!(!journal.exists());
+
+    // A journal in a directory that does not exist: a usage error too.
+    openids(&file, 3);
+    let nowhere = s.path("no/such/dir/campaign.db");
+    let run = s
+        .run(&[
+            "batch",
+            file.to_str().unwrap(),
+            "--amount",
+            "1.00",
+            "--journal",
+            nowhere.to_str().unwrap(),
+        ])
+        .expect(2);
+    assert!(
+        run.stderr.contains("cannot open the journal"),
+        "{}",
+        run.stderr
+    );
     assert!(s.packets().is_empty());
 }
 

@@ -509,6 +509,8 @@ fn verdict_exit(report: &Report) -> Exit {
 
 fn campaign_failure(error: CampaignError) -> Failure {
     let exit = match &error {
+        // A journal that cannot even be opened is a wrong path, not a failure mid-run.
+        CampaignError::Journal { action, .. } if *action == "open the journal" => Exit::Usage,
         CampaignError::Journal { .. } | CampaignError::Task(_) => Exit::Internal,
         _ => Exit::Usage,
     };
