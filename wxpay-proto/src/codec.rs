@@ -67,6 +67,8 @@ pub struct RawMessage<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Fields<'a> {
     known: [Option<Node<'a>>; KNOWN],
+    /// How many of `known` are set.
+    known_set: usize,
     other: Vec<(Cow<'a, str>, Node<'a>)>,
 }
 
@@ -74,6 +76,7 @@ impl<'a> Fields<'a> {
     fn new() -> Self {
         Self {
             known: [const { None }; KNOWN],
+            known_set: 0,
             other: Vec::new(),
         }
     }
@@ -84,6 +87,7 @@ impl<'a> Fields<'a> {
             Some(id) if self.known[id].is_some() => Err(name),
             Some(id) => {
                 self.known[id] = Some(node);
+                self.known_set += 1;
                 Ok(())
             }
             None if self.other.iter().any(|(n, _)| *n == name) => Err(name),
@@ -103,7 +107,11 @@ impl<'a> Fields<'a> {
 
     fn remove(&mut self, name: &str) -> Option<Node<'a>> {
         match known_id(name) {
-            Some(id) => self.known[id].take(),
+            Some(id) => {
+                let node = self.known[id].take()?;
+                self.known_set -= 1;
+                Some(node)
+            }
             None => {
                 let at = self.other.iter().position(|(n, _)| n == name)?;
                 Some(self.other.remove(at).1)
@@ -124,7 +132,7 @@ impl<'a> Fields<'a> {
     }
 
     fn len(&self) -> usize {
-        self.known.iter().filter(|n| n.is_some()).count() + self.other.len()
+        self.known_set + self.other.len()
     }
 }
 
@@ -375,6 +383,10 @@ impl<'a> Frame<'a> {
         &self.name
     }
 
+    pub(crate) fn clear_text(&mut self) {
+        self.text = None;
+    }
+
     /// Appends text, borrowing while it is one piece of the input.
     pub(crate) fn push_text(&mut self, piece: Cow<'a, str>) {
         match &mut self.text {
@@ -580,7 +592,14 @@ impl<'a> FieldReader<'a> {
 
     /// The fields nobody took, copied out of the document.
     pub(crate) fn into_unknown(self) -> BTreeMap<String, RawValue> {
-        let Fields { known, other } = self.fields;
+        let Fields {
+            known,
+            known_set,
+            other,
+        } = self.fields;
+        if known_set == 0 && other.is_empty() {
+            return BTreeMap::new();
+        }
         KNOWN_NAMES
             .iter()
             .zip(known)

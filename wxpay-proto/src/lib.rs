@@ -78,6 +78,8 @@ mod message;
 mod codec;
 mod enums;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod header;
 pub mod rules;
 mod scan;

@@ -98,8 +98,12 @@ pub(crate) fn parse<'a>(
                 Some(frame) => {
                     if !is_xml_whitespace(run) {
                         frame.has_text = true;
+                        frame.push_text(Cow::Borrowed(run));
+                    } else if frame.children.is_empty() {
+                        // Whitespace matters only in an element without children (its value);
+                        // between children it is layout.
+                        frame.push_text(Cow::Borrowed(run));
                     }
-                    frame.push_text(Cow::Borrowed(run));
                 }
                 None if is_xml_whitespace(run) => {}
                 None => return Err(XmlError::TrailingContent),
@@ -120,6 +124,9 @@ fn close<'a>(
             if parent.children.is_empty() {
                 // A message has about twenty fields: grow once, not five times.
                 parent.children.reserve(24);
+                // Text before the first child is layout (or, if it is not whitespace, an
+                // error that `has_text` remembers).
+                parent.clear_text();
             }
             parent.children.push((name, value));
         }
@@ -136,7 +143,7 @@ fn close<'a>(
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let (&first, rest) = needle.split_first()?;
     let mut from = 0;
-    while let Some(skip) = hay.get(from..)?.iter().position(|&b| b == first) {
+    while let Some(skip) = memchr::memchr(first, hay.get(from..)?) {
         let at = from + skip;
         if hay[at + 1..].starts_with(rest) {
             return Some(at);
@@ -146,15 +153,28 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     None
 }
 
-/// Bytes that end a tag name.
-fn ends_name(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'/' | b'>')
-}
+/// What a byte means inside a tag name: part of it, its end, or an error.
+const NAME_PART: u8 = 0;
+const NAME_END: u8 = 1;
+const NAME_BAD: u8 = 2;
 
-/// Bytes a tag name cannot hold.
-fn bad_in_name(b: u8) -> bool {
-    matches!(b, b'<' | b'&' | b'=' | b'"' | b'\'' | b'!' | b'?')
-}
+/// [`NAME_PART`], [`NAME_END`] or [`NAME_BAD`] for each byte value.
+static NAME_CLASS: [u8; 256] = {
+    let mut class = [NAME_PART; 256];
+    let ends = b" \t\r\n/>";
+    let mut i = 0;
+    while i < ends.len() {
+        class[ends[i] as usize] = NAME_END;
+        i += 1;
+    }
+    let bad = b"<&=\"'!?";
+    let mut i = 0;
+    while i < bad.len() {
+        class[bad[i] as usize] = NAME_BAD;
+        i += 1;
+    }
+    class
+};
 
 struct Scanner<'a> {
     text: &'a str,
@@ -214,10 +234,7 @@ impl<'a> Scanner<'a> {
     /// Text up to the next `<` or `&` (or the end).
     fn text_run(&mut self) -> &'a str {
         let rest = &self.bytes()[self.pos..];
-        let len = rest
-            .iter()
-            .position(|&b| b == b'<' || b == b'&')
-            .unwrap_or(rest.len());
+        let len = memchr::memchr2(b'<', b'&', rest).unwrap_or(rest.len());
         let run = &self.text[self.pos..self.pos + len];
         self.pos += len;
         run
@@ -232,20 +249,19 @@ impl<'a> Scanner<'a> {
     /// A tag name at `pos`.
     fn name(&mut self) -> Result<&'a str, XmlError> {
         let start = self.pos;
-        while let Some(b) = self.peek() {
-            if ends_name(b) {
-                break;
-            }
-            if bad_in_name(b) {
-                return Err(self.malformed("invalid character in a name"));
-            }
-            self.pos += 1;
-        }
-        if self.pos == start {
-            return Err(self.malformed("missing name"));
-        }
-        if self.peek().is_none() {
+        let rest = &self.bytes()[start..];
+        let Some(len) = rest
+            .iter()
+            .position(|&b| NAME_CLASS[usize::from(b)] != NAME_PART)
+        else {
             return Err(self.malformed("unexpected end of document"));
+        };
+        self.pos = start + len;
+        if NAME_CLASS[usize::from(rest[len])] == NAME_BAD {
+            return Err(self.malformed("invalid character in a name"));
+        }
+        if len == 0 {
+            return Err(self.malformed("missing name"));
         }
         Ok(&self.text[start..self.pos])
     }
