@@ -445,15 +445,29 @@ pub(crate) struct ValueSink<'a> {
 impl ValueSink<'_> {
     /// Writes a string as CDATA, splitting `]]>` and replacing characters XML cannot carry.
     pub(crate) fn text(&mut self, value: &str) {
+        if all_xml_chars(value) {
+            self.text_valid(value);
+        } else {
+            let cleaned: String = value
+                .chars()
+                .map(|c| if is_xml_char(c) { c } else { '\u{FFFD}' })
+                .collect();
+            self.text_valid(&cleaned);
+        }
+    }
+
+    /// Writes as CDATA a string already known to hold only characters XML can carry (a
+    /// validated value type), splitting `]]>`.
+    pub(crate) fn text_valid(&mut self, value: &str) {
         self.out.push_str("<![CDATA[");
         let mut rest = value;
-        while let Some(at) = rest.find("]]>") {
-            push_xml_chars(self.out, &rest[..at]);
+        while let Some(at) = find_cdata_end(rest) {
+            self.out.push_str(&rest[..at]);
             // End the section between `]]` and `>`, and open a new one.
             self.out.push_str("]]]]><![CDATA[>");
             rest = &rest[at + 3..];
         }
-        push_xml_chars(self.out, rest);
+        self.out.push_str(rest);
         self.out.push_str("]]>");
     }
 
@@ -463,15 +477,18 @@ impl ValueSink<'_> {
     }
 }
 
-fn push_xml_chars(out: &mut String, s: &str) {
-    if all_xml_chars(s) {
-        out.push_str(s);
-    } else {
-        out.extend(
-            s.chars()
-                .map(|c| if is_xml_char(c) { c } else { '\u{FFFD}' }),
-        );
+/// Where `]]>` first occurs.
+fn find_cdata_end(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    while let Some(skip) = memchr::memchr(b']', &bytes[from..]) {
+        let at = from + skip;
+        if bytes[at..].starts_with(b"]]>") {
+            return Some(at);
+        }
+        from = at + 1;
     }
+    None
 }
 
 /// `s.chars().all(is_xml_char)`, on bytes: in UTF-8 the only characters XML refuses are the
@@ -479,6 +496,11 @@ fn push_xml_chars(out: &mut String, s: &str) {
 /// (`EF BF BE`, `EF BF BF`); surrogates cannot occur in a `str`.
 fn all_xml_chars(s: &str) -> bool {
     let bytes = s.as_bytes();
+    // Fast path, which the compiler vectorises: no byte below 0x20 at all, and neither of
+    // the two refused characters of the U+FFxx block.
+    if !bytes.iter().fold(false, |seen, &b| seen | (b < 0x20)) {
+        return !s.contains(['\u{FFFE}', '\u{FFFF}']);
+    }
     bytes.iter().enumerate().all(|(i, &b)| match b {
         b'\t' | b'\n' | b'\r' => true,
         0..=0x1F => false,

@@ -265,7 +265,8 @@ macro_rules! string_type {
             }
 
             fn write_wire(&self, out: &mut ValueSink<'_>) {
-                out.text(&self.0);
+                // Validated on construction: only characters XML can carry.
+                out.text_valid(&self.0);
             }
 
             fn sign_value(&self) -> SignValue<'_> {
