@@ -75,6 +75,8 @@ mod clock;
 mod config;
 mod error;
 mod faults;
+#[doc(hidden)]
+pub mod fuzzing;
 mod journal;
 mod ledger;
 mod mock;

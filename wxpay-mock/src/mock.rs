@@ -591,6 +591,14 @@ impl MockServer {
         self.shared.requests()
     }
 
+    /// Answers `body` posted to `path` by the default merchant, as the HTTPS API would but
+    /// without TLS, HTTP or the journal: `(status, body)`, status 0 for an injected reset.
+    /// The entry point of the request-handler fuzz target; not a stable API.
+    #[doc(hidden)]
+    pub async fn answer_directly(&self, path: &str, body: &[u8]) -> (u16, String) {
+        server::answer_directly(&self.shared, path, body, self.default_merchant().mch_id()).await
+    }
+
     /// Back to a fresh start: empty ledger, configured balances, no faults, empty journal,
     /// clock back to real time. Certificates and keys stay.
     ///

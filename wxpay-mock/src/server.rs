@@ -3,7 +3,7 @@
 //! every connection it accepted.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -235,6 +235,40 @@ async fn serve_api(
         return Err(ResetConnection);
     }
     Ok(response(reply.status, reply.content_type, reply.body))
+}
+
+/// What the API answers `body` posted to `path` by the holder of `mch_id`'s valid
+/// certificate from loopback: the same endpoint choice, size cap and handler as
+/// [`serve_api`], without TLS, HTTP or the journal. An injected reset is status 0.
+pub(crate) async fn answer_directly(
+    shared: &Arc<Shared>,
+    path: &str,
+    body: &[u8],
+    mch_id: &str,
+) -> (u16, String) {
+    let api = Api::from_path(path, shared.behaviour.serve_sandbox_prefixes)
+        .filter(|api| *api != Api::SendGroupRedpack || shared.behaviour.serve_group);
+    let Some(api) = api else {
+        return (404, "404 page not found".to_owned());
+    };
+    // `serve_api` reads at most `MAX_BODY + 1` bytes and refuses more as too large.
+    let body = if body.len() > MAX_BODY + 1 {
+        Err(())
+    } else {
+        Ok(Bytes::copy_from_slice(body))
+    };
+    let identity = ClientIdentity {
+        cn: Some(mch_id.to_owned()),
+        not_before_ms: 0,
+        not_after_ms: u64::MAX,
+    };
+    let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let reply = api::handle(shared, api, body, Some(identity), peer).await;
+    if reply.reset {
+        (0, String::new())
+    } else {
+        (reply.status, reply.body)
+    }
 }
 
 /// Accepts admin connections (loopback peers only) until aborted.

@@ -11,6 +11,8 @@
 mod admin;
 mod concurrency;
 mod faults;
+mod fuzz_corpus;
+mod hostile;
 mod lifecycle;
 mod persistence;
 mod rules;

@@ -159,6 +159,16 @@ impl Client {
         connection.post(path, body).await
     }
 
+    /// Opens a TLS stream, for requests written by hand.
+    pub(crate) async fn tls(&self) -> tokio_rustls::client::TlsStream<TcpStream> {
+        let tcp = TcpStream::connect(self.addr).await.expect("connect");
+        let name = ServerName::IpAddress(self.addr.ip().into());
+        self.connector
+            .connect(name, tcp)
+            .await
+            .expect("TLS handshake")
+    }
+
     /// Opens a connection (TCP, TLS, HTTP/1.1).
     pub(crate) async fn connect(&self) -> Result<Connection, NoAnswer> {
         let tcp = TcpStream::connect(self.addr)

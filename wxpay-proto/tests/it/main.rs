@@ -2,6 +2,7 @@
 
 mod codec;
 mod enums;
+mod fuzz_corpus;
 mod real_responses;
 mod roundtrip;
 mod rules;
