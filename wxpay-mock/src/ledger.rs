@@ -173,7 +173,10 @@ impl MerchantLedger {
         if !p.paid() {
             return;
         }
-        self.rate.push_back(p.send_time);
+        // Kept in time order (sends arrive in order but for a clock that stepped back), so
+        // the window is counted by binary search.
+        let at = self.rate.partition_point(|t| *t <= p.send_time);
+        self.rate.insert(at, p.send_time);
         let day = beijing_day(p.send_time);
         let user = self
             .daily_user
@@ -191,10 +194,9 @@ impl MerchantLedger {
         while self.rate.front().is_some_and(|t| *t <= start) {
             self.rate.pop_front();
         }
-        self.rate
-            .iter()
-            .filter(|t| **t > start && **t <= now)
-            .count()
+        // Every remaining time is after `start`; those after `now` (a clock that stepped
+        // back) do not count.
+        self.rate.partition_point(|t| *t <= now)
     }
 
     /// `(packets, amount)` sent to `openid` on the Beijing day of `now`.
@@ -214,10 +216,24 @@ impl MerchantLedger {
     }
 
     /// Forgets daily counters older than a week (they can no longer matter).
+    /// Runs on every request: costs a lookup of the oldest day unless there is something
+    /// to forget.
     fn prune(&mut self, now: u64) {
         let keep_from = beijing_day(now).saturating_sub(7);
-        self.daily_user.retain(|(day, _), _| *day >= keep_from);
-        self.daily_total.retain(|day, _| *day >= keep_from);
+        if self
+            .daily_user
+            .first_key_value()
+            .is_some_and(|((day, _), _)| *day < keep_from)
+        {
+            self.daily_user = self.daily_user.split_off(&(keep_from, String::new()));
+        }
+        if self
+            .daily_total
+            .first_key_value()
+            .is_some_and(|(day, _)| *day < keep_from)
+        {
+            self.daily_total = self.daily_total.split_off(&keep_from);
+        }
     }
 }
 
@@ -757,6 +773,36 @@ mod tests {
         let v = ledger.violations(&limits(tight));
         assert!(v.iter().any(|s| s.contains("within 60 s")), "{v:?}");
         assert!(v.iter().any(|s| s.contains("packets to alice")), "{v:?}");
+    }
+
+    #[test]
+    fn the_rate_window_counts_out_of_order_sends_and_excludes_the_future() {
+        // The third send's clock stepped back by 5 s.
+        let packets = vec![
+            packet("a", 100, 10_000),
+            packet("b", 100, 70_000),
+            packet("c", 100, 65_000),
+        ];
+        let mut ledger = ledger_with(9_700, packets);
+        let m = ledger.merchant_mut("1");
+        assert_eq!(m.sends_in_window(69_999), 2); // a (at the edge: 9,999 < 10,000) and c
+        assert_eq!(m.sends_in_window(70_000), 2); // a left the window, b entered
+        assert_eq!(m.sends_in_window(124_999), 2);
+        assert_eq!(m.sends_in_window(125_000), 1);
+        assert_eq!(m.sends_in_window(200_000), 0);
+    }
+
+    #[test]
+    fn daily_counters_older_than_a_week_are_forgotten() {
+        let old = packet("a", 100, 1_000);
+        let recent = packet("b", 100, 9 * DAY_MS);
+        let mut ledger = ledger_with(9_800, vec![old, recent]);
+        ledger.prune(9 * DAY_MS);
+        let m = ledger.merchant("1").unwrap();
+        assert_eq!(m.user_today(1_000, "alice"), (0, 0));
+        assert_eq!(m.sent_today(1_000), 0);
+        assert_eq!(m.user_today(9 * DAY_MS, "alice"), (1, 100));
+        assert_eq!(m.sent_today(9 * DAY_MS), 100);
     }
 
     #[test]

@@ -146,37 +146,41 @@ impl Store {
             .conn
             .transaction()
             .map_err(|e| Error::store("cannot begin", e))?;
+        // Prepared once per connection (the statement cache), not parsed on every commit.
         for (mch_id, money) in &change.money {
-            tx.execute(
+            let values = (
+                to_i64("initial balance", money.initial)?,
+                to_i64("top-ups", money.topups)?,
+                to_i64("balance", money.balance)?,
+            );
+            tx.prepare_cached(
                 "INSERT INTO merchants (mch_id, initial_fen, topups_fen, balance_fen)
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(mch_id) DO UPDATE SET initial_fen = excluded.initial_fen,
                      topups_fen = excluded.topups_fen, balance_fen = excluded.balance_fen",
-                params![
-                    mch_id,
-                    to_i64("initial balance", money.initial)?,
-                    to_i64("top-ups", money.topups)?,
-                    to_i64("balance", money.balance)?
-                ],
             )
+            .and_then(|mut stmt| stmt.execute(params![mch_id, values.0, values.1, values.2]))
             .map_err(|e| Error::store("cannot write merchant", e))?;
         }
         for (mch_id, packet) in &change.packets {
             let data = serde_json::to_string(packet)
                 .map_err(|e| Error::store("cannot encode packet", e))?;
-            tx.execute(
+            let send_time = to_i64("send time", packet.send_time)?;
+            tx.prepare_cached(
                 "INSERT INTO packets (mch_id, mch_billno, status, send_time_ms, data)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(mch_id, mch_billno) DO UPDATE SET status = excluded.status,
                      send_time_ms = excluded.send_time_ms, data = excluded.data",
-                params![
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
                     mch_id,
                     packet.mch_billno,
                     packet.status.wire(),
-                    to_i64("send time", packet.send_time)?,
+                    send_time,
                     data
-                ],
-            )
+                ])
+            })
             .map_err(|e| Error::store("cannot write packet", e))?;
         }
         tx.commit().map_err(|e| Error::store("cannot commit", e))
