@@ -6,13 +6,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rustls::crypto::CryptoProvider;
 use rustls::sign::{CertifiedKey, SigningKey};
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use zeroize::Zeroizing;
 
 use crate::error::BoxError;
-use crate::tls;
 
 /// Files larger than this are not certificate or key files: refuse them instead of reading them.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -119,8 +118,7 @@ impl ClientIdentity {
         // The PEM parser's errors may quote a line of the key file: keep them out of the error.
         let key = PrivateKeyDer::from_pem_slice(key_pem)
             .map_err(|_| IdentityError::new(key_name, IdentityKind::NoPrivateKey))?;
-        let provider = tls::provider();
-        let signing_key = load_key(&provider, key, key_name)?;
+        let signing_key = load_key(key, key_name)?;
         let origin = format!("{cert_name} + {key_name}");
         Self::assemble(chain, signing_key, cert_name, key_name, origin, now)
     }
@@ -136,9 +134,8 @@ impl ClientIdentity {
         let Some(key_bag) = archive.keys.first() else {
             return Err(IdentityError::new(name, IdentityKind::NoPrivateKey));
         };
-        let provider = tls::provider();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_bag.key.as_der().to_vec()));
-        let signing_key = load_key(&provider, key, name)?;
+        let signing_key = load_key(key, name)?;
         let certs: Vec<CertificateDer<'static>> = archive
             .certs
             .iter()
@@ -424,10 +421,18 @@ fn now() -> SystemTime {
     SystemTime::now()
 }
 
-fn read_limited(path: &Path, name: &str) -> Result<Vec<u8>, IdentityError> {
+/// Reads a file of at most `MAX_FILE_BYTES`; the bytes (a private key, perhaps) are wiped
+/// when dropped. The buffer is sized from the file's length first, so that it does not grow
+/// (leaving unwiped copies behind) while reading a file that does not change meanwhile.
+fn read_limited(path: &Path, name: &str) -> Result<Zeroizing<Vec<u8>>, IdentityError> {
     let file = std::fs::File::open(path)
         .map_err(|e| IdentityError::with_source(name, IdentityKind::Read, e))?;
-    let mut bytes = Vec::new();
+    let len = file
+        .metadata()
+        .map_or(0, |m| m.len().min(MAX_FILE_BYTES + 1));
+    let mut bytes = Zeroizing::new(Vec::with_capacity(
+        usize::try_from(len).unwrap_or(0).saturating_add(1),
+    ));
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| IdentityError::with_source(name, IdentityKind::Read, e))?;
@@ -437,14 +442,12 @@ fn read_limited(path: &Path, name: &str) -> Result<Vec<u8>, IdentityError> {
     Ok(bytes)
 }
 
-fn load_key(
-    provider: &CryptoProvider,
-    key: PrivateKeyDer<'static>,
-    name: &str,
-) -> Result<Arc<dyn SigningKey>, IdentityError> {
-    provider
-        .key_provider
-        .load_private_key(key)
+/// Parses the key for signing. It is parsed from a borrow, so that this copy of the DER is
+/// the one wiped when it drops (a provider's `load_private_key` takes ownership and drops its
+/// copy unwiped). What `ring` keeps in the signing key is out of this crate's reach.
+fn load_key(key: PrivateKeyDer<'static>, name: &str) -> Result<Arc<dyn SigningKey>, IdentityError> {
+    let key = Zeroizing::new(key);
+    rustls::crypto::ring::sign::any_supported_type(&key)
         .map_err(|e| IdentityError::with_source(name, IdentityKind::UnsupportedKey, e))
 }
 
@@ -514,6 +517,31 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+
+    #[test]
+    fn key_file_bytes_are_read_into_a_buffer_wiped_on_drop() {
+        let dir =
+            std::env::temp_dir().join(format!("wxpay-transport-zeroize-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("key.pem");
+        std::fs::write(
+            &path,
+            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+
+        let bytes = read_limited(&path, "key.pem").unwrap();
+
+        wiped_on_drop(&bytes);
+        assert!(bytes.starts_with(b"-----BEGIN PRIVATE KEY-----"));
+        assert!(
+            bytes.capacity() > bytes.len(),
+            "sized up front, never grown"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn unix_times_print_as_utc_dates() {
