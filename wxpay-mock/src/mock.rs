@@ -270,9 +270,9 @@ impl MockServerBuilder {
             credentials.push(creds);
         }
 
-        let store = match &self.data_dir {
+        let mut store = match &self.data_dir {
             Some(_) => Store::open(&data_dir.join(LEDGER_FILE))?,
-            None => Store::in_memory()?,
+            None => Store::in_memory(),
         };
         let mut ledger = Ledger::new(Shared::timings(&self.behaviour));
         let loaded = Change {
@@ -280,7 +280,7 @@ impl MockServerBuilder {
             packets: store.load_packets()?,
         };
         ledger.apply(loaded);
-        let clock = Shared::restore_clock(&store, self.clock)?;
+        let clock = Shared::restore_clock(&mut store, self.clock)?;
         let seed = self.seed.unwrap_or_else(|| rand::rng().random());
         let inner = Inner {
             clock,

@@ -113,7 +113,7 @@ impl Shared {
     }
 
     /// Restores the clock from the store, or starts it now.
-    pub(crate) fn restore_clock(store: &Store, mode: ClockMode) -> Result<Clock, Error> {
+    pub(crate) fn restore_clock(store: &mut Store, mode: ClockMode) -> Result<Clock, Error> {
         let real = crate::clock::real_now_ms();
         let stored_mode = store.meta(CLOCK_MODE_KEY)?;
         let stored_value = store
@@ -130,7 +130,7 @@ impl Shared {
         Ok(clock)
     }
 
-    fn persist_clock(store: &Store, clock: &Clock) -> Result<(), Error> {
+    fn persist_clock(store: &mut Store, clock: &Clock) -> Result<(), Error> {
         let value = match clock.mode() {
             ClockMode::Real => i128::from(clock.now_ms()) - i128::from(crate::clock::real_now_ms()),
             ClockMode::Frozen => i128::from(clock.now_ms()),
@@ -169,10 +169,11 @@ impl Shared {
     }
 
     pub(crate) fn advance_clock(&self, by: Duration) -> Result<u64, Error> {
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         inner.clock.advance(by);
-        Self::persist_clock(&inner.store, &inner.clock)?;
-        Self::catch_up(&mut inner)?;
+        Self::persist_clock(&mut inner.store, &inner.clock)?;
+        Self::catch_up(inner)?;
         Ok(inner.clock.now_ms())
     }
 
@@ -197,8 +198,10 @@ impl Shared {
             .map(|m| m.packets.len())
             .sum();
         match inner.store.packet_count() {
-            Ok(stored) if stored == u64::try_from(in_memory).unwrap_or(u64::MAX) => {}
-            Ok(stored) => violations.push(format!(
+            // No data directory: memory is the only copy.
+            Ok(None) => {}
+            Ok(Some(stored)) if stored == u64::try_from(in_memory).unwrap_or(u64::MAX) => {}
+            Ok(Some(stored)) => violations.push(format!(
                 "{in_memory} packets in memory but {stored} in the store"
             )),
             Err(e) => violations.push(format!("cannot count stored packets: {e}")),
@@ -334,7 +337,8 @@ impl Shared {
         inner.in_flight.clear();
         let mode = inner.clock.mode();
         inner.clock = Clock::starting_at(mode, crate::clock::real_now_ms());
-        Self::persist_clock(&inner.store, &inner.clock)?;
+        let clock = inner.clock.clone();
+        Self::persist_clock(&mut inner.store, &clock)?;
         self.seed_money(&mut inner)
     }
 }

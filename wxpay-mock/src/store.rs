@@ -1,6 +1,12 @@
 //! The ledger's store: SQLite (WAL, `synchronous=FULL`), so a commit is on disk before the
 //! answer is written and `kill -9` right after loses nothing.
+//!
+//! Without a data directory there is nothing to keep across runs: the in-memory ledger is
+//! the only copy, and the store keeps just its meta values (a second copy of every packet in
+//! an in-memory database cost about a fifth of the mock's CPU per send and 700 bytes per
+//! packet).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -8,10 +14,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::Error;
 use crate::ledger::{Change, Money, Packet};
 
-/// The store: a file in the data directory, or in memory.
+/// The store: a file in the data directory, or nothing but meta values in memory.
 #[derive(Debug)]
 pub(crate) struct Store {
-    conn: Connection,
+    /// `None` without a data directory.
+    conn: Option<Connection>,
+    /// The meta values when there is no database.
+    meta: BTreeMap<String, String>,
 }
 
 fn to_i64(what: &str, v: u64) -> Result<i64, Error> {
@@ -32,11 +41,12 @@ impl Store {
         Self::init(conn)
     }
 
-    /// An in-memory store (no data directory).
-    pub(crate) fn in_memory() -> Result<Self, Error> {
-        let conn =
-            Connection::open_in_memory().map_err(|e| Error::store("cannot open in memory", e))?;
-        Self::init(conn)
+    /// The store of a mock without a data directory: it stores no money and no packet.
+    pub(crate) fn in_memory() -> Self {
+        Self {
+            conn: None,
+            meta: BTreeMap::new(),
+        }
     }
 
     fn init(conn: Connection) -> Result<Self, Error> {
@@ -65,33 +75,43 @@ impl Store {
              );",
         )
         .map_err(|e| Error::store("cannot create tables", e))?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn: Some(conn),
+            meta: BTreeMap::new(),
+        })
     }
 
     /// Reads a meta value.
     pub(crate) fn meta(&self, key: &str) -> Result<Option<String>, Error> {
-        self.conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        let Some(conn) = &self.conn else {
+            return Ok(self.meta.get(key).cloned());
+        };
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()
             .map_err(|e| Error::store("cannot read meta", e))
     }
 
     /// Writes a meta value.
-    pub(crate) fn set_meta(&self, key: &str, value: &str) -> Result<(), Error> {
-        self.conn
-            .execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+    pub(crate) fn set_meta(&mut self, key: &str, value: &str) -> Result<(), Error> {
+        let Some(conn) = &self.conn else {
+            self.meta.insert(key.to_owned(), value.to_owned());
+            return Ok(());
+        };
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )
-            .map(drop)
-            .map_err(|e| Error::store("cannot write meta", e))
+            params![key, value],
+        )
+        .map(drop)
+        .map_err(|e| Error::store("cannot write meta", e))
     }
 
     /// Every merchant's money.
     pub(crate) fn load_money(&self) -> Result<Vec<(String, Money)>, Error> {
-        let mut stmt = self
-            .conn
+        let Some(conn) = &self.conn else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = conn
             .prepare("SELECT mch_id, initial_fen, topups_fen, balance_fen FROM merchants")
             .map_err(|e| Error::store("cannot read merchants", e))?;
         let rows = stmt
@@ -112,8 +132,10 @@ impl Store {
 
     /// Every packet, in send order.
     pub(crate) fn load_packets(&self) -> Result<Vec<(String, Packet)>, Error> {
-        let mut stmt = self
-            .conn
+        let Some(conn) = &self.conn else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = conn
             .prepare("SELECT mch_id, data FROM packets ORDER BY send_time_ms, mch_billno")
             .map_err(|e| Error::store("cannot read packets", e))?;
         let rows = stmt
@@ -129,21 +151,25 @@ impl Store {
         Ok(out)
     }
 
-    /// Number of stored packets.
-    pub(crate) fn packet_count(&self) -> Result<u64, Error> {
-        self.conn
-            .query_row("SELECT COUNT(*) FROM packets", [], |r| r.get::<_, i64>(0))
-            .map(to_u64)
+    /// Number of stored packets; `None` when packets are not stored.
+    pub(crate) fn packet_count(&self) -> Result<Option<u64>, Error> {
+        let Some(conn) = &self.conn else {
+            return Ok(None);
+        };
+        conn.query_row("SELECT COUNT(*) FROM packets", [], |r| r.get::<_, i64>(0))
+            .map(|n| Some(to_u64(n)))
             .map_err(|e| Error::store("cannot count packets", e))
     }
 
     /// Writes a change in one transaction; it is durable when this returns.
     pub(crate) fn write(&mut self, change: &Change) -> Result<(), Error> {
+        let Some(conn) = &mut self.conn else {
+            return Ok(());
+        };
         if change.is_empty() {
             return Ok(());
         }
-        let tx = self
-            .conn
+        let tx = conn
             .transaction()
             .map_err(|e| Error::store("cannot begin", e))?;
         // Prepared once per connection (the statement cache), not parsed on every commit.
@@ -188,8 +214,11 @@ impl Store {
 
     /// Deletes every merchant and packet (the admin reset).
     pub(crate) fn clear(&mut self) -> Result<(), Error> {
-        self.conn
-            .execute_batch("DELETE FROM packets; DELETE FROM merchants; DELETE FROM meta;")
+        let Some(conn) = &self.conn else {
+            self.meta.clear();
+            return Ok(());
+        };
+        conn.execute_batch("DELETE FROM packets; DELETE FROM merchants; DELETE FROM meta;")
             .map_err(|e| Error::store("cannot clear", e))
     }
 }
