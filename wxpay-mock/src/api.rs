@@ -583,7 +583,7 @@ async fn send(
             tracing::error!(error = %e, "cannot run due refunds");
         }
         if let Some(p) = inner.ledger.packet(&req.mch_id, &req.mch_billno) {
-            return reentry(shared, api, p, &req, echo);
+            return reentry(shared, api, &p, &req, echo);
         }
         if !inner.in_flight.insert(key.clone()) {
             return fail(

@@ -9,12 +9,13 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{DAY_MS, beijing_day, format_beijing};
+use crate::packets::{DayUsers, PacketTable, listid};
 
 /// The rate window: 60 s.
 pub(crate) const RATE_WINDOW_MS: u64 = 60_000;
 
 /// Which API sent a packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Kind {
     Normal,
@@ -154,9 +155,15 @@ pub(crate) struct Timings {
 #[derive(Debug, Default)]
 pub(crate) struct MerchantLedger {
     pub(crate) money: Option<Money>,
-    pub(crate) packets: BTreeMap<String, Packet>,
+    packets: PacketTable,
+    /// Rows that became `SENT`, in send order: their refunds start in this order. A row
+    /// whose status moved on stays until it reaches the front (skipped meanwhile).
+    sent: VecDeque<u32>,
+    /// Rows that became `RFUND_ING`, in send order: their refunds end in this order.
+    refunding: VecDeque<u32>,
     rate: VecDeque<u64>,
-    daily_user: BTreeMap<(u64, String), (u32, u64)>,
+    /// Per Beijing day: per recipient, `(packets, amount)`.
+    daily_user: BTreeMap<u64, DayUsers>,
     daily_total: BTreeMap<u64, u64>,
 }
 
@@ -169,23 +176,74 @@ impl MerchantLedger {
         })
     }
 
-    fn count(&mut self, p: &Packet) {
-        if !p.paid() {
-            return;
+    /// The number of packets.
+    pub(crate) fn packet_count(&self) -> usize {
+        self.packets.len()
+    }
+
+    /// Every packet, by billno.
+    pub(crate) fn packets(&self) -> impl Iterator<Item = Packet> + '_ {
+        self.packets.iter()
+    }
+
+    /// Stores a packet (new, or the next state of a known one) and counts a new one.
+    fn put(&mut self, p: Packet) {
+        let before = self
+            .packets
+            .find(&p.mch_billno)
+            .and_then(|row| self.packets.status_of(row))
+            .map(|(status, _)| status);
+        let (status, paid, send_time) = (p.status, p.paid(), p.send_time);
+        let (total_amount, user_amount) = (p.total_amount, p.user_amount());
+        let (row, new) = self.packets.put(p);
+        for (queue, queued) in [
+            (&mut self.sent, PacketStatus::Sent),
+            (&mut self.refunding, PacketStatus::Refunding),
+        ] {
+            if status == queued && before != Some(queued) {
+                // At the end, but for a clock that stepped back.
+                let packets = &self.packets;
+                let at = queue.partition_point(|r| packets.send_time_of(*r) <= send_time);
+                queue.insert(at, row);
+            }
+            while queue
+                .front()
+                .is_some_and(|r| self.packets.status_of(*r).map(|(s, _)| s) != Some(queued))
+            {
+                queue.pop_front();
+            }
         }
-        // Kept in time order (sends arrive in order but for a clock that stepped back), so
-        // the window is counted by binary search.
-        let at = self.rate.partition_point(|t| *t <= p.send_time);
-        self.rate.insert(at, p.send_time);
-        let day = beijing_day(p.send_time);
-        let user = self
-            .daily_user
-            .entry((day, p.re_openid.clone()))
-            .or_insert((0, 0));
-        user.0 = user.0.saturating_add(1);
-        user.1 = user.1.saturating_add(p.user_amount());
-        let total = self.daily_total.entry(day).or_insert(0);
-        *total = total.saturating_add(p.total_amount);
+        if new && paid {
+            // Kept in time order (sends arrive in order but for a clock that stepped back),
+            // so the window is counted by binary search.
+            let at = self.rate.partition_point(|t| *t <= send_time);
+            self.rate.insert(at, send_time);
+            let day = beijing_day(send_time);
+            self.daily_user
+                .entry(day)
+                .or_default()
+                .add(&self.packets, row, user_amount);
+            let total = self.daily_total.entry(day).or_insert(0);
+            *total = total.saturating_add(total_amount);
+        }
+    }
+
+    /// The rows of `queue` whose next step is due by `now` (`delay` after their send) and
+    /// that are still `status`. The queue is in send order: the first row not due ends it.
+    fn due_rows<'a>(
+        &'a self,
+        queue: &'a VecDeque<u32>,
+        status: PacketStatus,
+        delay: u64,
+        now: u64,
+    ) -> impl Iterator<Item = u32> + 'a {
+        queue
+            .iter()
+            .map_while(move |row| {
+                let (current, send_time) = self.packets.status_of(*row)?;
+                (send_time.saturating_add(delay) <= now).then_some((*row, current == status))
+            })
+            .filter_map(|(row, current)| current.then_some(row))
     }
 
     /// Sends committed in the 60 s window ending at `now`.
@@ -202,8 +260,8 @@ impl MerchantLedger {
     /// `(packets, amount)` sent to `openid` on the Beijing day of `now`.
     pub(crate) fn user_today(&self, now: u64, openid: &str) -> (u32, u64) {
         self.daily_user
-            .get(&(beijing_day(now), openid.to_owned()))
-            .copied()
+            .get(&beijing_day(now))
+            .and_then(|users| users.get(&self.packets, openid))
             .unwrap_or((0, 0))
     }
 
@@ -215,17 +273,16 @@ impl MerchantLedger {
             .unwrap_or(0)
     }
 
-    /// Forgets daily counters older than a week (they can no longer matter).
-    /// Runs on every request: costs a lookup of the oldest day unless there is something
-    /// to forget.
+    /// Forgets daily counters older than a week (they can no longer matter). Runs on every
+    /// request: costs a lookup of the oldest day unless there is something to forget.
     fn prune(&mut self, now: u64) {
         let keep_from = beijing_day(now).saturating_sub(7);
         if self
             .daily_user
             .first_key_value()
-            .is_some_and(|((day, _), _)| *day < keep_from)
+            .is_some_and(|(day, _)| *day < keep_from)
         {
-            self.daily_user = self.daily_user.split_off(&(keep_from, String::new()));
+            self.daily_user = self.daily_user.split_off(&keep_from);
         }
         if self
             .daily_total
@@ -241,8 +298,6 @@ impl MerchantLedger {
 #[derive(Debug)]
 pub(crate) struct Ledger {
     pub(crate) merchants: BTreeMap<String, MerchantLedger>,
-    /// `(due time, mch_id, billno)` of packets whose lifecycle still moves.
-    due: BTreeSet<(u64, String, String)>,
     next_seq: u64,
     timings: Timings,
 }
@@ -253,18 +308,8 @@ impl Ledger {
     pub(crate) fn new(timings: Timings) -> Self {
         Self {
             merchants: BTreeMap::new(),
-            due: BTreeSet::new(),
             next_seq: 1,
             timings,
-        }
-    }
-
-    fn due_of(&self, p: &Packet) -> Option<u64> {
-        let start = p.send_time.saturating_add(self.timings.refund_after_ms);
-        match p.status {
-            PacketStatus::Sent => Some(start),
-            PacketStatus::Refunding => Some(start.saturating_add(self.timings.refund_duration_ms)),
-            PacketStatus::Received | PacketStatus::Refund | PacketStatus::Failed => None,
         }
     }
 
@@ -272,10 +317,9 @@ impl Ledger {
     pub(crate) fn next_listid(&mut self, now: u64) -> String {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.saturating_add(1);
-        format!(
-            "1000041701{}{:013}",
-            crate::clock::beijing_yyyymmdd(now),
-            LISTID_SEQ_BASE.saturating_add(seq) % 10_000_000_000_000
+        listid(
+            now,
+            LISTID_SEQ_BASE.saturating_add(seq) % 10_000_000_000_000,
         )
     }
 
@@ -287,7 +331,8 @@ impl Ledger {
         self.merchants.entry(mch_id.to_owned()).or_default()
     }
 
-    pub(crate) fn packet(&self, mch_id: &str, billno: &str) -> Option<&Packet> {
+    /// A packet (a copy: memory keeps packets in a compact form).
+    pub(crate) fn packet(&self, mch_id: &str, billno: &str) -> Option<Packet> {
         self.merchants.get(mch_id)?.packets.get(billno)
     }
 
@@ -297,17 +342,6 @@ impl Ledger {
             self.merchant_mut(&mch_id).money = Some(money);
         }
         for (mch_id, packet) in change.packets {
-            let old_due = self
-                .packet(&mch_id, &packet.mch_billno)
-                .and_then(|old| self.due_of(old));
-            if let Some(due) = old_due {
-                self.due
-                    .remove(&(due, mch_id.clone(), packet.mch_billno.clone()));
-            }
-            if let Some(due) = self.due_of(&packet) {
-                self.due
-                    .insert((due, mch_id.clone(), packet.mch_billno.clone()));
-            }
             if let Some(seq) = packet
                 .send_listid
                 .get(18..)
@@ -316,12 +350,7 @@ impl Ledger {
             {
                 self.next_seq = self.next_seq.max(seq.saturating_add(1));
             }
-            let m = self.merchant_mut(&mch_id);
-            let is_new = !m.packets.contains_key(&packet.mch_billno);
-            if is_new {
-                m.count(&packet);
-            }
-            m.packets.insert(packet.mch_billno.clone(), packet);
+            self.merchant_mut(&mch_id).put(packet);
         }
     }
 
@@ -329,40 +358,35 @@ impl Ledger {
     /// `refund_duration`, crediting the unclaimed amount.
     pub(crate) fn plan_catch_up(&self, now: u64) -> Change {
         let mut change = Change::default();
-        let mut seen = BTreeSet::new();
-        for (due, mch_id, billno) in &self.due {
-            if *due > now {
-                break;
+        let timings = self.timings;
+        for (mch_id, m) in &self.merchants {
+            // A refund starts `refund_after` after the send and ends `refund_duration` later.
+            let starts = timings.refund_after_ms;
+            let ends = starts.saturating_add(timings.refund_duration_ms);
+            let due = m
+                .due_rows(&m.sent, PacketStatus::Sent, starts, now)
+                .chain(m.due_rows(&m.refunding, PacketStatus::Refunding, ends, now));
+            for row in due {
+                let Some(mut next) = m.packets.expand(row) else {
+                    continue;
+                };
+                let start = next.send_time.saturating_add(self.timings.refund_after_ms);
+                let end = start.saturating_add(self.timings.refund_duration_ms);
+                if now >= end {
+                    let amount = next.unclaimed();
+                    next.status = PacketStatus::Refund;
+                    next.refund_time = Some(end);
+                    next.refund_amount = Some(amount);
+                    let money = change
+                        .money
+                        .entry(mch_id.clone())
+                        .or_insert_with(|| m.money());
+                    money.balance = money.balance.saturating_add(amount);
+                } else {
+                    next.status = PacketStatus::Refunding;
+                }
+                change.packets.push((mch_id.clone(), next));
             }
-            if !seen.insert((mch_id.clone(), billno.clone())) {
-                continue;
-            }
-            let Some(p) = self.packet(mch_id, billno) else {
-                continue;
-            };
-            let start = p.send_time.saturating_add(self.timings.refund_after_ms);
-            let end = start.saturating_add(self.timings.refund_duration_ms);
-            let mut next = p.clone();
-            if now >= end {
-                let amount = next.unclaimed();
-                next.status = PacketStatus::Refund;
-                next.refund_time = Some(end);
-                next.refund_amount = Some(amount);
-                let money = change.money.entry(mch_id.clone()).or_insert_with(|| {
-                    self.merchants
-                        .get(mch_id)
-                        .map(MerchantLedger::money)
-                        .unwrap_or(Money {
-                            initial: 0,
-                            topups: 0,
-                            balance: 0,
-                        })
-                });
-                money.balance = money.balance.saturating_add(amount);
-            } else {
-                next.status = PacketStatus::Refunding;
-            }
-            change.packets.push((mch_id.clone(), next));
         }
         change
     }
@@ -384,17 +408,14 @@ impl Ledger {
         for (mch_id, m) in &self.merchants {
             let money = m.money();
             let (mut outstanding, mut pending, mut claimed) = (0u128, 0u128, 0u128);
-            for (billno, p) in &m.packets {
-                if billno != &p.mch_billno {
-                    out.push(format!("{mch_id}/{billno}: stored under another billno"));
-                }
+            for p in m.packets() {
                 if !listids.insert(p.send_listid.clone()) {
                     out.push(format!(
-                        "{mch_id}/{billno}: send_listid {} reused",
-                        p.send_listid
+                        "{mch_id}/{}: send_listid {} reused",
+                        p.mch_billno, p.send_listid
                     ));
                 }
-                check_packet(mch_id, p, &mut out);
+                check_packet(mch_id, &p, &mut out);
                 let c = u128::from(p.claimed());
                 match p.status {
                     PacketStatus::Failed => {}
@@ -482,14 +503,12 @@ fn check_limits(
     l: &crate::config::Limits,
     out: &mut Vec<String>,
 ) {
-    let mut per_user: BTreeMap<(u64, &str), (u64, u64)> = BTreeMap::new();
+    let mut per_user: BTreeMap<(u64, String), (u64, u64)> = BTreeMap::new();
     let mut per_day: BTreeMap<u64, u64> = BTreeMap::new();
     let mut times = Vec::new();
-    for p in m.packets.values().filter(|p| p.paid()) {
+    for p in m.packets().filter(Packet::paid) {
         let day = beijing_day(p.send_time);
-        let u = per_user
-            .entry((day, p.re_openid.as_str()))
-            .or_insert((0, 0));
+        let u = per_user.entry((day, p.re_openid.clone())).or_insert((0, 0));
         u.0 += 1;
         u.1 = u.1.saturating_add(p.user_amount());
         let d = per_day.entry(day).or_insert(0);
@@ -675,7 +694,7 @@ impl Ledger {
                         balance_fen: money.balance,
                         initial_balance_fen: money.initial,
                         topups_fen: money.topups,
-                        packets: m.packets.values().map(PacketSnapshot::from).collect(),
+                        packets: m.packets().map(|p| PacketSnapshot::from(&p)).collect(),
                     }
                 })
                 .collect(),
@@ -817,6 +836,77 @@ mod tests {
         assert_eq!(p.status, PacketStatus::Refund);
         assert_eq!(p.refund_amount, Some(1000));
         assert!(ledger.plan_catch_up(10 * DAY_MS).is_empty());
+        assert!(ledger.violations(&limits(Limits::DEFAULT)).is_empty());
+    }
+
+    fn statuses(ledger: &Ledger) -> Vec<(String, PacketStatus)> {
+        ledger.merchants["1"]
+            .packets()
+            .map(|p| (p.mch_billno, p.status))
+            .collect()
+    }
+
+    #[test]
+    fn refunds_start_and_end_in_send_order_skipping_claimed_packets() {
+        use PacketStatus::{Received, Refund, Refunding, Sent};
+        // "d" was sent by a clock that stepped back; "b" is claimed before its refund.
+        let packets = vec![
+            packet("a", 100, 1_000),
+            packet("b", 100, 2_000),
+            packet("c", 100, 3_000),
+            packet("d", 100, 1_500),
+        ];
+        let mut ledger = ledger_with(9_600, packets);
+        let mut claimed = ledger.packet("1", "b").unwrap();
+        claimed.status = Received;
+        claimed.claims.push(Claim {
+            openid: "alice".to_owned(),
+            amount: 100,
+            rcv_time: 2_500,
+        });
+        ledger.apply(Change {
+            money: BTreeMap::new(),
+            packets: vec![("1".to_owned(), claimed)],
+        });
+        let billnos = |c: &Change| -> Vec<String> {
+            c.packets
+                .iter()
+                .map(|(_, p)| p.mch_billno.clone())
+                .collect()
+        };
+        // a and d start their refunds; c is not due yet.
+        let change = ledger.plan_catch_up(DAY_MS + 1_500);
+        assert_eq!(billnos(&change), ["a", "d"]);
+        ledger.apply(change);
+        assert_eq!(
+            statuses(&ledger),
+            [
+                ("a".to_owned(), Refunding),
+                ("b".to_owned(), Received),
+                ("c".to_owned(), Sent),
+                ("d".to_owned(), Refunding)
+            ]
+        );
+        // A minute later: a and d end, c starts.
+        let change = ledger.plan_catch_up(DAY_MS + 61_500);
+        assert_eq!(billnos(&change), ["c", "a", "d"]);
+        assert_eq!(change.money["1"].balance, 9_600 + 200);
+        ledger.apply(change);
+        let change = ledger.plan_catch_up(DAY_MS + 63_000);
+        assert_eq!(billnos(&change), ["c"]);
+        ledger.apply(change);
+        assert!(ledger.plan_catch_up(10 * DAY_MS).is_empty());
+        assert_eq!(
+            statuses(&ledger),
+            [
+                ("a".to_owned(), Refund),
+                ("b".to_owned(), Received),
+                ("c".to_owned(), Refund),
+                ("d".to_owned(), Refund)
+            ]
+        );
+        let m = &ledger.merchants["1"];
+        assert!(m.sent.is_empty() && m.refunding.is_empty());
         assert!(ledger.violations(&limits(Limits::DEFAULT)).is_empty());
     }
 }

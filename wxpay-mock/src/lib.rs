@@ -80,6 +80,7 @@ pub mod fuzzing;
 mod journal;
 mod ledger;
 mod mock;
+mod packets;
 mod pki;
 mod server;
 mod split;

@@ -14,7 +14,8 @@ use crate::config::{Behaviour, Limits, MerchantConfig};
 use crate::faults::{FaultEngine, FaultPlan};
 use crate::journal::{Journal, JournalEntry};
 use crate::ledger::{
-    Change, Claim, InvariantReport, Kind, Ledger, LedgerSnapshot, Money, PacketStatus, Timings,
+    Change, Claim, InvariantReport, Kind, Ledger, LedgerSnapshot, MerchantLedger, Money,
+    PacketStatus, Timings,
 };
 use crate::store::Store;
 
@@ -195,7 +196,7 @@ impl Shared {
             .ledger
             .merchants
             .values()
-            .map(|m| m.packets.len())
+            .map(MerchantLedger::packet_count)
             .sum();
         match inner.store.packet_count() {
             // No data directory: memory is the only copy.
