@@ -423,6 +423,15 @@ fn parse_document<'a>(
     if is_xml_whitespace(text) {
         return Err(XmlError::Empty);
     }
+    // Characters XML forbids are refused anywhere in the document (one vectorised pass), so
+    // whatever decodes also re-encodes to itself.
+    if !all_xml_chars(text) {
+        let offset = text
+            .char_indices()
+            .find(|&(_, c)| !is_xml_char(c))
+            .map_or(0, |(at, _)| at + (bytes.len() - text.len()));
+        return Err(XmlError::ForbiddenChar { offset });
+    }
     crate::scan::parse(text, limits)
 }
 

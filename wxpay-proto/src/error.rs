@@ -186,6 +186,12 @@ pub enum XmlError {
     /// The document declares a DTD (`<!DOCTYPE …>`), which is always refused (XXE,
     /// entity expansion).
     Doctype,
+    /// A character XML 1.0 does not allow anywhere in a document (a control character other
+    /// than tab, LF and CR, or U+FFFE / U+FFFF).
+    ForbiddenChar {
+        /// Byte offset of the character.
+        offset: usize,
+    },
     /// An entity reference other than the five predefined ones and character references.
     UnknownEntity {
         /// The entity's name (without `&` and `;`), truncated to 32 characters.
@@ -222,6 +228,9 @@ impl fmt::Display for XmlError {
             Self::TooDeep { limit } => write!(f, "elements nested deeper than {limit}"),
             Self::NotUtf8 { offset } => write!(f, "not UTF-8 (byte {offset})"),
             Self::Doctype => f.write_str("a DOCTYPE declaration is not accepted"),
+            Self::ForbiddenChar { offset } => {
+                write!(f, "a character XML does not allow (byte {offset})")
+            }
             Self::UnknownEntity { name } => write!(f, "unknown entity `&{name};`"),
             Self::InvalidCharRef => f.write_str("invalid character reference"),
             Self::WrongRoot => f.write_str("the root element is not <xml>"),

@@ -331,3 +331,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_character_xml_forbids_is_refused_even_inside_cdata() {
+    // A fuzz finding: NUL bytes in a CDATA section used to decode, and then re-encoded as
+    // U+FFFD, so the message did not survive a round trip.
+    for doc in [
+        &b"<xml><return_code>SUCCESS</return_code><send_time><![CDATA[a\0\0b]]></send_time></xml>"
+            [..],
+        b"<xml><a>\x01</a></xml>",
+        "<xml><a>\u{FFFE}</a></xml>".as_bytes(),
+        b"<xml><a\x1f>1</a\x1f></xml>",
+    ] {
+        assert!(
+            matches!(xml_error(doc), XmlError::ForbiddenChar { .. }),
+            "{:?}",
+            String::from_utf8_lossy(doc)
+        );
+    }
+    assert_eq!(
+        xml_error(b"<xml><a>ok\0</a></xml>"),
+        XmlError::ForbiddenChar { offset: 10 }
+    );
+    // Tab, LF and CR are allowed.
+    assert!(RawMessage::parse(b"<xml><a>\t\r\n</a></xml>").is_ok());
+}
