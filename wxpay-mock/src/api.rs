@@ -68,6 +68,8 @@ pub(crate) struct Reply {
     pub(crate) body: String,
     /// Close the connection without answering.
     pub(crate) reset: bool,
+    /// The virtual time the request arrived at (set by [`handle`]).
+    pub(crate) arrived: u64,
     pub(crate) outcome: String,
     pub(crate) fault: Option<String>,
     pub(crate) mch_id: Option<String>,
@@ -81,6 +83,7 @@ impl Reply {
             content_type: "text/plain; charset=UTF-8",
             body,
             reset: false,
+            arrived: 0,
             outcome: outcome.into(),
             fault: None,
             mch_id: None,
@@ -248,15 +251,28 @@ fn signed_fields(api: Api, shared: &Shared) -> Vec<&'static str> {
     names
 }
 
+/// Who sent a request, and when it arrived.
+#[derive(Debug, Clone, Copy)]
+struct Client<'a> {
+    identity: Option<&'a ClientIdentity>,
+    peer: IpAddr,
+    /// The virtual time of arrival.
+    arrived: u64,
+}
+
 /// Steps 4 and 5 (and 6 for the IP): certificate, signature, whitelist.
 fn authenticate(
     shared: &Shared,
     api: Api,
     raw: &RawMessage<'_>,
     merchant: &Merchant,
-    identity: Option<&ClientIdentity>,
-    peer: IpAddr,
+    client: Client<'_>,
 ) -> Result<(), (ErrCode, &'static str)> {
+    let Client {
+        identity,
+        peer,
+        arrived: now,
+    } = client;
     // 4. The certificate belongs to mch_id and is valid on the virtual clock.
     let Some(id) = identity else {
         return Err((ErrCode::CaError, "请求未携带证书，或请求携带的证书出错"));
@@ -267,7 +283,6 @@ fn authenticate(
             "CA证书出错，请登录微信支付商户平台下载证书",
         ));
     }
-    let now = shared.now_ms();
     if now < id.not_before_ms || now > id.not_after_ms {
         return Err((ErrCode::CaError, "证书已过期"));
     }
@@ -330,10 +345,15 @@ pub(crate) async fn handle(
     shared: &Arc<Shared>,
     api: Api,
     body: Result<bytes::Bytes, ()>,
-    identity: Option<ClientIdentity>,
+    identity: Option<Arc<ClientIdentity>>,
     peer: IpAddr,
 ) -> Reply {
-    let fault = shared.lock().faults.draw(api);
+    // One lock for both: the fault drawn for this request and its (virtual) arrival time,
+    // at which the client certificate's validity is judged.
+    let (fault, arrived) = {
+        let mut inner = shared.lock();
+        (inner.faults.draw(api), inner.clock.now_ms())
+    };
     let raw = match &body {
         Ok(bytes) => RawMessage::parse(bytes),
         Err(()) => Err(wxpay_proto::Error::Xml(wxpay_proto::XmlError::TooLarge {
@@ -362,19 +382,20 @@ pub(crate) async fn handle(
                 Err(e) => failure(api, e.err_code(), &e.wire_description(), &echo, false),
                 Ok(raw) => match api {
                     Api::GetHbInfo => {
-                        query(shared, &raw, &echo, identity.as_ref(), peer, &mut commit).await
+                        let client = Client {
+                            identity: identity.as_deref(),
+                            peer,
+                            arrived,
+                        };
+                        query(shared, &raw, &echo, client, &mut commit).await
                     }
                     _ => {
-                        send(
-                            shared,
-                            api,
-                            &raw,
-                            &echo,
-                            identity.as_ref(),
+                        let client = Client {
+                            identity: identity.as_deref(),
                             peer,
-                            &mut commit,
-                        )
-                        .await
+                            arrived,
+                        };
+                        send(shared, api, &raw, &echo, client, &mut commit).await
                     }
                 },
             };
@@ -404,6 +425,7 @@ pub(crate) async fn handle(
     }
     reply.mch_id = echo.mch_id;
     reply.mch_billno = echo.mch_billno;
+    reply.arrived = arrived;
     reply
 }
 
@@ -423,6 +445,7 @@ fn fault_reply(f: Fault, api: Api, echo: &Echo, real: Option<&Reply>) -> Reply {
             content_type: "text/plain",
             body: String::new(),
             reset: true,
+            arrived: 0,
             outcome: "reset".to_owned(),
             fault: None,
             mch_id: None,
@@ -456,6 +479,7 @@ fn fault_reply(f: Fault, api: Api, echo: &Echo, real: Option<&Reply>) -> Reply {
             content_type: "text/html; charset=UTF-8",
             body: "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n".to_owned(),
             reset: false,
+            arrived: 0,
             outcome: "html".to_owned(),
             fault: None,
             mch_id: None,
@@ -510,8 +534,7 @@ async fn send(
     api: Api,
     raw: &RawMessage<'_>,
     echo: &Echo,
-    identity: Option<&ClientIdentity>,
-    peer: IpAddr,
+    client: Client<'_>,
     fault: &mut CommitFault,
 ) -> Reply {
     let fail = |code: ErrCode, text: &str| failure(api, code, text, echo, false);
@@ -546,7 +569,7 @@ async fn send(
         }
     }
     // 4–6.
-    if let Err((code, text)) = authenticate(shared, api, raw, merchant, identity, peer) {
+    if let Err((code, text)) = authenticate(shared, api, raw, merchant, client) {
         return fail(code, text);
     }
     // 7. The kind of appid, and partner relations.
@@ -600,7 +623,7 @@ async fn send(
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
     }
-    commit(shared, api, merchant, &req, echo, fault, &mut guard)
+    commit(shared, api, merchant, req, echo, fault, &mut guard)
 }
 
 /// The answer to a billno that is already committed (DESIGN §6.3, §6.4).
@@ -640,7 +663,7 @@ fn commit(
     shared: &Shared,
     api: Api,
     merchant: &Merchant,
-    req: &SendReq,
+    req: SendReq,
     echo: &Echo,
     fault: &CommitFault,
     guard: &mut InFlight<'_>,
@@ -753,22 +776,22 @@ fn commit(
     });
     let failed = failed_reason.is_some();
     let packet = Packet {
-        mch_billno: req.mch_billno.clone(),
+        mch_billno: req.mch_billno,
         kind: req.kind,
         status: if failed {
             PacketStatus::Failed
         } else {
             PacketStatus::Sent
         },
-        wxappid: req.wxappid.clone(),
-        re_openid: req.re_openid.clone(),
+        wxappid: req.wxappid,
+        re_openid: req.re_openid,
         total_amount: req.total_amount.get(),
         total_num: req.total_num,
-        send_name: req.send_name.clone(),
-        wishing: req.wishing.clone(),
-        act_name: req.act_name.clone(),
-        remark: req.remark.clone(),
-        scene_id: req.scene_id.clone(),
+        send_name: req.send_name,
+        wishing: req.wishing,
+        act_name: req.act_name,
+        remark: req.remark,
+        scene_id: req.scene_id,
         send_listid,
         send_time: now,
         visible_at: now.saturating_add(fault.late_secs.unwrap_or(0).saturating_mul(1000)),
@@ -786,13 +809,18 @@ fn commit(
         money.balance = money.balance.saturating_sub(req.total_amount.get());
         change.money.insert(req.mch_id.clone(), money);
     }
-    change.packets.push((req.mch_id.clone(), packet.clone()));
+    // The answer is made before the packet moves into the change (and dropped if the store
+    // refuses it).
+    let success = (!failed).then(|| success_reply(&packet, &req.mch_id, "SUCCESS"));
+    change.packets.push((req.mch_id.clone(), packet));
     if let Err(e) = inner.store.write(&change) {
         tracing::error!(error = %e, "cannot store a commit");
         return fail(ErrCode::Systemerror, "系统繁忙，请再试。");
     }
+    if let Some((mch_id, p)) = change.packets.last() {
+        tracing::debug!(api = api.name(), %mch_id, mch_billno = %p.mch_billno, failed, "committed");
+    }
     inner.ledger.apply(change);
-    tracing::debug!(api = api.name(), mch_id = %req.mch_id, mch_billno = %req.mch_billno, failed, "committed");
     if failed {
         if fault.send_failed {
             return fail(
@@ -802,7 +830,7 @@ fn commit(
         }
         return fail(ErrCode::Notenough, "帐号余额不足，请到商户平台充值后再重试");
     }
-    success_reply(&packet, &req.mch_id, "SUCCESS")
+    success.unwrap_or_else(|| fail(ErrCode::Systemerror, "系统繁忙，请再试。"))
 }
 
 /// `gethbinfo`.
@@ -810,8 +838,7 @@ async fn query(
     shared: &Arc<Shared>,
     raw: &RawMessage<'_>,
     echo: &Echo,
-    identity: Option<&ClientIdentity>,
-    peer: IpAddr,
+    client: Client<'_>,
     fault: &mut CommitFault,
 ) -> Reply {
     let api = Api::GetHbInfo;
@@ -826,7 +853,7 @@ async fn query(
     if let Err(e) = req.validate() {
         return failure(api, e.err_code(), &e.wire_description(), echo, false);
     }
-    if let Err((code, text)) = authenticate(shared, api, raw, merchant, identity, peer) {
+    if let Err((code, text)) = authenticate(shared, api, raw, merchant, client) {
         return fail(code, text);
     }
     let appid = req.appid.as_str();

@@ -24,8 +24,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::admin::{self, AdminInfo};
 use crate::api::{self, Api};
-use crate::clock::format_beijing;
-use crate::journal::JournalEntry;
+use crate::journal::Arrival;
 use crate::state::Shared;
 use crate::tls::{self, ClientIdentity};
 
@@ -141,7 +140,9 @@ async fn https_connection(
         .1
         .peer_certificates()
         .and_then(|chain| chain.first())
-        .and_then(tls::identity);
+        .and_then(tls::identity)
+        // Shared by the connection's requests without copying its text.
+        .map(Arc::new);
     let service = service_fn(move |req| {
         let shared = shared.clone();
         let identity = identity.clone();
@@ -170,22 +171,15 @@ fn response(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response
 async fn serve_api(
     shared: Arc<Shared>,
     req: Request<Incoming>,
-    identity: Option<ClientIdentity>,
+    identity: Option<Arc<ClientIdentity>>,
     peer: SocketAddr,
     reset: Arc<AtomicBool>,
 ) -> Result<Response<Full<Bytes>>, ResetConnection> {
-    let path = req.uri().path().to_owned();
-    let now = shared.now_ms();
-    let mut entry = JournalEntry {
-        time: format_beijing(now),
-        unix_ms: now,
-        path: path.clone(),
-        peer: peer.to_string(),
-        ..JournalEntry::default()
-    };
-    let api = Api::from_path(&path, shared.behaviour.serve_sandbox_prefixes)
+    let mut entry = Arrival::new(req.uri().path().to_owned(), peer);
+    let api = Api::from_path(&entry.path, shared.behaviour.serve_sandbox_prefixes)
         .filter(|api| *api != Api::SendGroupRedpack || shared.behaviour.serve_group);
     let Some(api) = api else {
+        entry.unix_ms = shared.now_ms();
         entry.outcome = "404".to_owned();
         entry.http_status = 404;
         shared.record(entry);
@@ -195,8 +189,9 @@ async fn serve_api(
             "404 page not found",
         ));
     };
-    entry.api = Some(api.name().to_owned());
+    entry.api = Some(api.name());
     if req.method() != Method::POST {
+        entry.unix_ms = shared.now_ms();
         entry.outcome = "405".to_owned();
         entry.http_status = 405;
         shared.record(entry);
@@ -221,13 +216,15 @@ async fn serve_api(
         tokio::spawn(
             async move { api::handle(&task_shared, api, body, identity, peer.ip()).await },
         );
-    let Ok(reply) = handled.await else {
+    let Ok(mut reply) = handled.await else {
         return Err(ResetConnection);
     };
-    entry.mch_id = reply.mch_id.clone();
-    entry.mch_billno = reply.mch_billno.clone();
-    entry.outcome = reply.outcome.clone();
-    entry.fault = reply.fault.clone();
+    // The time the handler read the clock (once, with the fault draw).
+    entry.unix_ms = reply.arrived;
+    entry.mch_id = reply.mch_id.take();
+    entry.mch_billno = reply.mch_billno.take();
+    entry.outcome = std::mem::take(&mut reply.outcome);
+    entry.fault = reply.fault.take();
     entry.http_status = reply.status;
     shared.record(entry);
     if reply.reset {
@@ -263,7 +260,7 @@ pub(crate) async fn answer_directly(
         not_after_ms: u64::MAX,
     };
     let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let reply = api::handle(shared, api, body, Some(identity), peer).await;
+    let reply = api::handle(shared, api, body, Some(Arc::new(identity)), peer).await;
     if reply.reset {
         (0, String::new())
     } else {

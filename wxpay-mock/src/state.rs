@@ -12,7 +12,7 @@ use crate::Error;
 use crate::clock::{Clock, ClockMode, format_beijing};
 use crate::config::{Behaviour, Limits, MerchantConfig};
 use crate::faults::{FaultEngine, FaultPlan};
-use crate::journal::{Journal, JournalEntry};
+use crate::journal::{Arrival, Journal, JournalEntry};
 use crate::ledger::{
     Change, Claim, InvariantReport, Kind, Ledger, LedgerSnapshot, MerchantLedger, Money,
     PacketStatus, Timings,
@@ -217,8 +217,8 @@ impl Shared {
         self.lock().journal.entries()
     }
 
-    pub(crate) fn record(&self, entry: JournalEntry) {
-        self.lock().journal.push(entry);
+    pub(crate) fn record(&self, arrival: Arrival) {
+        self.lock().journal.push(arrival);
     }
 
     pub(crate) fn set_faults(&self, plan: FaultPlan) {
