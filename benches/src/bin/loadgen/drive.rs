@@ -73,7 +73,7 @@ pub(crate) struct Sample {
 }
 
 impl Sample {
-    fn merge(&mut self, other: Self) {
+    pub(crate) fn merge(&mut self, other: Self) {
         self.latencies_ns.extend(other.latencies_ns);
         self.sent += other.sent;
         self.failed += other.failed;
@@ -161,8 +161,9 @@ async fn one_client(
             Err(e) => Err(e.to_string()),
         };
         let ended = Instant::now();
+        // A warm-up (an empty window) counts nothing.
         if let Plan::Timed { from, until } = plan
-            && (ended < from || ended > until)
+            && (ended < from || ended > until || from >= until)
         {
             continue;
         }

@@ -86,9 +86,13 @@ struct RunArgs {
     /// Measured seconds per target.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     duration: u64,
-    /// Unmeasured seconds before each measurement (connections open, caches warm).
+    /// Unmeasured seconds before the measurement, per target (connections open, caches
+    /// warm).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=60))]
     warmup: u64,
+    /// The measured seconds are split into this many rounds, the targets taking turns.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=100))]
+    rounds: u16,
     /// Which servers to load.
     #[arg(long, value_enum, default_value_t = Target::Both)]
     target: Target,
@@ -274,35 +278,46 @@ fn micros(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
-async fn measure(
-    name: &'static str,
-    clients: &[RedpackClient],
-    template: &Template,
-    args: &RunArgs,
-    server: u32,
-    base: u64,
-) -> Result<Measured, BoxError> {
-    let from = Instant::now() + Duration::from_secs(args.warmup);
-    let until = from + Duration::from_secs(args.duration);
-    let cpu = tokio::spawn(async move {
-        tokio::time::sleep_until(from).await;
-        let start = cpu_now(server);
-        tokio::time::sleep_until(until).await;
-        let end = cpu_now(server);
-        match (start, end) {
-            (Ok(s), Ok(e)) => Ok((e.0.saturating_sub(s.0), e.1.saturating_sub(s.1))),
-            (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
+impl Measured {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            sample: Sample::default(),
+            seconds: 0.0,
+            client_cpu: Duration::ZERO,
+            server_cpu: Duration::ZERO,
         }
-    });
-    let sample = drive::run(clients, template, Plan::Timed { from, until }, base).await;
-    let (client_cpu, server_cpu) = cpu.await??;
-    Ok(Measured {
-        name,
-        sample,
-        seconds: Duration::from_secs(args.duration).as_secs_f64(),
-        client_cpu,
-        server_cpu,
-    })
+    }
+
+    /// Loads the target for `warmup` (nothing counted), then for `length` counted.
+    async fn round(
+        &mut self,
+        clients: &[RedpackClient],
+        template: &Template,
+        (warmup, length): (Duration, Duration),
+        server: u32,
+        base: u64,
+    ) -> Result<(), BoxError> {
+        let from = Instant::now() + warmup;
+        let until = from + length;
+        let cpu = tokio::spawn(async move {
+            tokio::time::sleep_until(from).await;
+            let start = cpu_now(server);
+            tokio::time::sleep_until(until).await;
+            let end = cpu_now(server);
+            match (start, end) {
+                (Ok(s), Ok(e)) => Ok((e.0.saturating_sub(s.0), e.1.saturating_sub(s.1))),
+                (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
+            }
+        });
+        let sample = drive::run(clients, template, Plan::Timed { from, until }, base).await;
+        let (client_cpu, server_cpu) = cpu.await??;
+        self.sample.merge(sample);
+        self.seconds += length.as_secs_f64();
+        self.client_cpu += client_cpu;
+        self.server_cpu += server_cpu;
+        Ok(())
+    }
 }
 
 #[allow(clippy::print_stdout, reason = "the report is the binary's output")]
@@ -314,44 +329,47 @@ fn run_bench(args: &RunArgs) -> Result<(), BoxError> {
     let server = Server::start(args.common.server_threads, lifetime)?;
     let rt = runtime(args.common.client_threads)?;
     let n = args.common.clients;
-    let mut results = Vec::new();
+    let mut targets = Vec::new();
+    if args.target != Target::Bare {
+        targets.push((
+            Measured::new("wxpay-mock"),
+            clients(&server.ready, &fixture, &server.ready.mock_url, n)?,
+        ));
+    }
+    if args.target != Target::Mock {
+        targets.push((
+            Measured::new("bare hyper+rustls"),
+            clients(&server.ready, &fixture, &server.ready.bare_url, n)?,
+        ));
+    }
+    // The targets take turns, round after round, so that a change of the machine's load
+    // during the run weighs on both alike.
+    let rounds = u32::from(args.rounds);
+    let length = Duration::from_secs(args.duration) / rounds;
     rt.block_on(async {
-        if args.target != Target::Bare {
-            let mock = clients(&server.ready, &fixture, &server.ready.mock_url, n)?;
-            results.push(
-                measure(
-                    "wxpay-mock",
-                    &mock,
-                    &template,
-                    args,
-                    server.pid(),
-                    1_000_000_000,
-                )
-                .await?,
-            );
-        }
-        if args.target != Target::Mock {
-            let bare = clients(&server.ready, &fixture, &server.ready.bare_url, n)?;
-            results.push(
-                measure(
-                    "bare hyper+rustls",
-                    &bare,
-                    &template,
-                    args,
-                    server.pid(),
-                    2_000_000_000,
-                )
-                .await?,
-            );
+        for round in 0..=rounds {
+            for (index, (measured, clients)) in (1..).zip(targets.iter_mut()) {
+                // Round 0 warms up (connections open, caches fill) and counts nothing.
+                let phase = if round == 0 {
+                    (Duration::from_secs(args.warmup), Duration::ZERO)
+                } else {
+                    (Duration::ZERO, length)
+                };
+                let base = index * 1_000_000_000 + u64::from(round) * 100_000_000;
+                measured
+                    .round(clients, &template, phase, server.pid(), base)
+                    .await?;
+            }
         }
         Ok::<_, BoxError>(())
     })?;
+    let mut results: Vec<Measured> = targets.into_iter().map(|(m, _)| m).collect();
     drop(server);
 
     println!(
         "loadgen run: {n} clients (RedpackClient::send, one keep-alive mutual-TLS connection each, loopback), \
-         {} s measured after {} s warm-up per target",
-        args.duration, args.warmup
+         {} s measured per target in {} alternating rounds, after {} s warm-up",
+        args.duration, args.rounds, args.warmup
     );
     println!(
         "machine: {} CPUs ({}); load average before: {load_before}, after: {}",
