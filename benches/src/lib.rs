@@ -1,4 +1,6 @@
-//! Criterion benchmarks of the wxpay-rs workspace; the benches live in `benches/`.
+//! Criterion benchmarks of the wxpay-rs workspace; the benches live in `benches/`. The
+//! `loadgen` binary is the macro benchmark (wxpay-mock under load over mutual TLS, its
+//! ceiling, its ledger memory); `BENCHMARKS.md` at the root has the figures.
 //!
 //! This library loads the fixed inputs every bench measures (`fixtures/`, a copy of the
 //! project's shared bench fixtures), so figures compare across runs and implementations:
