@@ -77,6 +77,22 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
+    /// The mock is shutting down: close the connection without an answer and change
+    /// nothing, as a server killed before this request's commit would.
+    fn gone() -> Self {
+        Self {
+            status: 0,
+            content_type: "text/plain",
+            body: String::new(),
+            reset: true,
+            arrived: 0,
+            outcome: "shut down".to_owned(),
+            fault: None,
+            mch_id: None,
+            mch_billno: None,
+        }
+    }
+
     fn xml(body: String, outcome: impl Into<String>) -> Self {
         Self {
             status: 200,
@@ -602,6 +618,9 @@ async fn send(
     let key = (req.mch_id.clone(), req.mch_billno.clone());
     {
         let mut inner = shared.lock();
+        if shared.is_closed() {
+            return Reply::gone();
+        }
         if let Err(e) = Shared::catch_up(&mut inner) {
             tracing::error!(error = %e, "cannot run due refunds");
         }
@@ -699,6 +718,11 @@ fn commit(
     // sees either "in flight" or the committed packet.
     if let Some(key) = guard.key.take() {
         inner.in_flight.remove(&key);
+    }
+    // A handler still running when its server shut down must not commit: a new server may
+    // already have loaded the ledger from the same store.
+    if shared.is_closed() {
+        return Reply::gone();
     }
     let now = inner.clock.now_ms();
     let user_amount = match req.kind {
@@ -867,6 +891,9 @@ async fn query(
         tokio::time::sleep(hold).await;
     }
     let mut inner = shared.lock();
+    if shared.is_closed() {
+        return Reply::gone();
+    }
     if let Err(e) = Shared::catch_up(&mut inner) {
         tracing::error!(error = %e, "cannot run due refunds");
     }

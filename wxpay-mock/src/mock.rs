@@ -616,6 +616,10 @@ impl MockServer {
             task.abort();
             let _ = task.await;
         }
+        // Requests still being handled (their tasks outlive their connection, as commits do
+        // on the real server) change nothing from here on: another server may open the same
+        // store next.
+        self.shared.close();
     }
 }
 
@@ -624,5 +628,6 @@ impl Drop for MockServer {
         for task in &self.tasks {
             task.abort();
         }
+        self.shared.close();
     }
 }

@@ -1,6 +1,7 @@
 //! The state shared by the servers and the `MockServer` handle.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -46,6 +47,9 @@ pub(crate) struct Shared {
     pub(crate) behaviour: Behaviour,
     pub(crate) merchants: BTreeMap<String, Merchant>,
     inner: Mutex<Inner>,
+    /// Set (under the lock) when the server shuts down; request handlers still running after
+    /// that change nothing.
+    closed: AtomicBool,
 }
 
 const CLOCK_MODE_KEY: &str = "clock_mode";
@@ -77,6 +81,7 @@ impl Shared {
             behaviour,
             merchants,
             inner: Mutex::new(inner),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -90,6 +95,18 @@ impl Shared {
 
     /// Locks the state. A panic while it was held cannot leave a half-made change (changes
     /// are stored before they are applied), so a poisoned lock is taken over.
+    /// Stops every later change by a request handler. Taking the lock first lets a commit in
+    /// progress finish: after this returns, the store changes no more through the API.
+    pub(crate) fn close(&self) {
+        let _inner = self.lock();
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Shared::close`] was called (read it with the lock held).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }

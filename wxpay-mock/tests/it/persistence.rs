@@ -154,3 +154,61 @@ async fn a_commit_survives_kill_minus_nine() {
     );
     assert!(mock.invariants().ok);
 }
+
+#[tokio::test]
+async fn a_request_still_held_when_its_mock_shuts_down_commits_nothing() {
+    // Arrange: a send held before its commit (a `timeout` fault at before_commit), and a
+    // shutdown while it waits.
+    use wxpay_mock::{FaultAction, FaultApi, FaultPlan, FaultRule, FaultStage};
+    let dir = tempfile::tempdir().unwrap();
+    let first = MockServer::builder()
+        .data_dir(dir.path())
+        .clock(ClockMode::Frozen)
+        .start()
+        .await
+        .unwrap();
+    let mut hold = FaultRule::new(
+        FaultApi::SendRedpack,
+        FaultStage::BeforeCommit,
+        FaultAction::Timeout,
+    );
+    hold.delay_ms = 600;
+    first.set_faults(FaultPlan {
+        seed: 1,
+        rules: vec![hold],
+    });
+    let m = Merchant::default_of(&first);
+    let body = m.sign(m.normal("held1", "alice", 1000));
+    let client = m.client.clone();
+    let in_flight = tokio::spawn(async move { client.post(crate::support::SEND, body).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Act: shut down mid-hold, open the same store again, and let the hold run out.
+    first.shutdown().await;
+    let second = MockServer::builder()
+        .data_dir(dir.path())
+        .clock(ClockMode::Frozen)
+        .start()
+        .await
+        .unwrap();
+    // The held request never gets an answer: its server is gone.
+    assert!(in_flight.await.unwrap().is_err());
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    // Assert: the held request changed nothing, in memory or in the store.
+    assert_eq!(second.ledger().packet_count(), 0);
+    assert!(
+        second.invariants().ok,
+        "{:?}",
+        second.invariants().violations
+    );
+    second.shutdown().await;
+    let third = MockServer::builder()
+        .data_dir(dir.path())
+        .clock(ClockMode::Frozen)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(third.ledger().packet_count(), 0);
+    assert!(third.invariants().ok, "{:?}", third.invariants().violations);
+}
