@@ -159,7 +159,11 @@ impl RedpackClientBuilder {
         let resolve = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
 
         let api_key = match (api_key, file.api_key) {
-            (Some(key), _) => key,
+            (Some(key), file_key) => {
+                // The key given apart wins; the file's copy is wiped, not just dropped.
+                drop(file_key.map(Zeroizing::new));
+                key
+            }
             (None, Some(text)) => ApiKey::new(text).map_err(|e| Error::config("api_key", e))?,
             (None, None) => {
                 return Err(Error::config("merchant.toml", MissingKey("api_key")));
