@@ -256,27 +256,15 @@ fn sign(
     };
     let signature = wxpay_sign::sign(SignType::Md5, &merchant.key, raw.text_pairs_of(&names))
         .map_err(|e| error(400, &format!("cannot sign: {e}")))?;
-    let mut out = String::from("<xml>");
-    for (name, text) in raw.text_pairs() {
-        if name != "sign" {
-            push_field(&mut out, name, text);
-        }
-    }
-    push_field(&mut out, "sign", signature.as_str());
-    out.push_str("</xml>\n");
+    let fields = raw
+        .text_pairs()
+        .filter(|(name, _)| *name != "sign")
+        .chain(std::iter::once(("sign", signature.as_str())));
+    let mut out = wxpay_proto::encode_text_fields(fields);
+    out.push('\n');
     Ok(Answer {
         status: 200,
         content_type: "text/xml; charset=UTF-8",
         body: out,
     })
-}
-
-fn push_field(out: &mut String, name: &str, value: &str) {
-    out.push('<');
-    out.push_str(name);
-    out.push_str("><![CDATA[");
-    out.push_str(&value.replace("]]>", "]]]]><![CDATA[>"));
-    out.push_str("]]></");
-    out.push_str(name);
-    out.push('>');
 }

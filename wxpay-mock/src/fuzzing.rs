@@ -129,13 +129,10 @@ impl FuzzHarness {
         let raw = RawMessage::parse(body).ok()?;
         let pairs: Vec<(&str, &str)> = raw.text_pairs().filter(|(k, _)| *k != "sign").collect();
         let sign = wxpay_sign::sign(SignType::Md5, &self.key, pairs.iter().copied()).ok()?;
-        let mut xml = String::from("<xml>");
-        for (name, value) in pairs {
-            let value = value.replace("]]>", "]]]]><![CDATA[>");
-            xml.push_str(&format!("<{name}><![CDATA[{value}]]></{name}>"));
-        }
-        xml.push_str(&format!("<sign>{}</sign></xml>", sign.as_str()));
-        Some(xml.into_bytes())
+        let fields = pairs
+            .into_iter()
+            .chain(std::iter::once(("sign", sign.as_str())));
+        Some(wxpay_proto::encode_text_fields(fields).into_bytes())
     }
 }
 

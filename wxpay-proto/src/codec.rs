@@ -721,6 +721,26 @@ impl XmlWriter {
     }
 }
 
+/// Encodes `(name, text)` pairs as a document, in the order given: `<xml>`, each value in
+/// CDATA (`]]>` split, characters XML cannot carry replaced by U+FFFD), `</xml>`.
+///
+/// For tools that rewrite a document field by field, such as a server's signing helper that
+/// adds a `sign` to whatever it was given; typed messages use [`XmlMessage::to_xml`]. A pair
+/// whose name is not a plain XML name (ASCII letters, digits, `_`, `-`, `.`) is left out.
+///
+/// [`XmlMessage::to_xml`]: crate::XmlMessage::to_xml
+pub fn encode_text_fields<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut w = XmlWriter::new();
+    for (name, value) in fields {
+        if is_xml_name(name) {
+            w.open(name);
+            ValueSink { out: &mut w.out }.text(value);
+            w.close(name);
+        }
+    }
+    w.finish()
+}
+
 /// A conservative check for element names we write from data: ASCII letters, digits, `_`,
 /// `-`, `.`, not starting with a digit, `-` or `.`.
 fn is_xml_name(name: &str) -> bool {

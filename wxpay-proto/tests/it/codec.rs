@@ -356,3 +356,19 @@ fn a_character_xml_forbids_is_refused_even_inside_cdata() {
     // Tab, LF and CR are allowed.
     assert!(RawMessage::parse(b"<xml><a>\t\r\n</a></xml>").is_ok());
 }
+
+#[test]
+fn text_fields_encode_in_order_and_read_back_the_same() {
+    let xml = wxpay_proto::encode_text_fields([
+        ("mch_id", "1900000109"),
+        ("wishing", "a]]>b<&天"),
+        ("1bad name", "dropped"),
+        ("sign", "ABC"),
+    ]);
+
+    assert!(xml.starts_with("<xml><mch_id><![CDATA[1900000109]]></mch_id><wishing>"));
+    let raw = RawMessage::parse(xml.as_bytes()).unwrap();
+    assert_eq!(raw.text("wishing"), Some("a]]>b<&天"));
+    assert_eq!(raw.text("sign"), Some("ABC"));
+    assert_eq!(raw.len(), 3);
+}
