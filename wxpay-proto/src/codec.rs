@@ -201,7 +201,7 @@ impl<'a> RawMessage<'a> {
 
     /// The top-level textual fields as `(name, value)` pairs, sorted by name: what a signature
     /// over the received values covers.
-    pub fn text_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub fn text_pairs(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
         self.fields
             .sorted()
             .into_iter()
@@ -216,7 +216,7 @@ impl<'a> RawMessage<'a> {
     pub fn text_pairs_of<'s>(
         &'s self,
         names: &'s [&'s str],
-    ) -> impl Iterator<Item = (&'s str, &'s str)> + 's {
+    ) -> impl Iterator<Item = (&'s str, &'s str)> + Clone + 's {
         names
             .iter()
             .filter_map(move |name| self.text(name).map(|value| (*name, value)))

@@ -88,7 +88,7 @@ impl<'a> SignFields<'a> {
     }
 
     /// The `(name, value)` pairs, sorted by the bytes of their names (the signing order).
-    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + Clone + '_ {
         self.entries[..self.len].iter().map(|(name, value)| {
             let value = match value {
                 Value::Str(s) => *s,

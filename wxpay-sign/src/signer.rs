@@ -3,12 +3,12 @@
 use core::fmt;
 
 use hmac::Hmac;
-use hmac::digest::{FixedOutput, KeyInit, Update};
+use hmac::digest::{FixedOutput, KeyInit};
 use md5::Md5;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::canonical::Canonical;
+use crate::canonical::hash_pairs;
 use crate::signature::{MAX_DIGEST, decode_hex};
 use crate::{ApiKey, SignError, SignType, Signature};
 
@@ -36,10 +36,9 @@ type HmacSha256 = Hmac<Sha256>;
 pub fn sign<'a>(
     sign_type: SignType,
     key: &ApiKey,
-    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str), IntoIter: Clone>,
 ) -> Result<Signature, SignError> {
-    let canonical = Canonical::new(pairs)?;
-    let digest = Digest::compute(sign_type, key, || hmac_for(key), &canonical);
+    let digest = Digest::compute(sign_type, key, || hmac_for(key), pairs)?;
     Ok(Signature::from_digest(digest.as_bytes()))
 }
 
@@ -59,7 +58,7 @@ pub fn sign<'a>(
 pub fn verify<'a>(
     sign_type: SignType,
     key: &ApiKey,
-    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str), IntoIter: Clone>,
     received: &str,
 ) -> Result<(), SignError> {
     verify_with(sign_type, key, || hmac_for(key), pairs, received)
@@ -104,10 +103,9 @@ impl Signer {
     pub fn sign<'a>(
         &self,
         sign_type: SignType,
-        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str), IntoIter: Clone>,
     ) -> Result<Signature, SignError> {
-        let canonical = Canonical::new(pairs)?;
-        let digest = Digest::compute(sign_type, &self.key, || self.hmac.clone(), &canonical);
+        let digest = Digest::compute(sign_type, &self.key, || self.hmac.clone(), pairs)?;
         Ok(Signature::from_digest(digest.as_bytes()))
     }
 
@@ -119,7 +117,7 @@ impl Signer {
     pub fn verify<'a>(
         &self,
         sign_type: SignType,
-        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str), IntoIter: Clone>,
         received: &str,
     ) -> Result<(), SignError> {
         verify_with(sign_type, &self.key, || self.hmac.clone(), pairs, received)
@@ -142,8 +140,8 @@ fn hmac_for(key: &ApiKey) -> HmacSha256 {
 fn verify_with<'a>(
     sign_type: SignType,
     key: &ApiKey,
-    hmac: impl FnOnce() -> HmacSha256,
-    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    hmac: impl Fn() -> HmacSha256,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str), IntoIter: Clone>,
     received: &str,
 ) -> Result<(), SignError> {
     let received = received.as_bytes();
@@ -159,8 +157,7 @@ fn verify_with<'a>(
     let decoded = &mut decoded[..expected_len / 2];
     decode_hex(received, decoded).ok_or(SignError::SignatureNotHex)?;
 
-    let canonical = Canonical::new(pairs)?;
-    let expected = Digest::compute(sign_type, key, hmac, &canonical);
+    let expected = Digest::compute(sign_type, key, hmac, pairs)?;
     if bool::from(expected.as_bytes().ct_eq(decoded)) {
         Ok(())
     } else {
@@ -175,26 +172,24 @@ struct Digest {
 }
 
 impl Digest {
-    /// Hashes the string to sign of `canonical` and `key`. `hmac` supplies an HMAC state
+    /// Hashes the string to sign of `pairs` and `key`. `hmac` supplies an HMAC state
     /// already keyed with `key`; it is called only for HMAC-SHA256.
-    fn compute(
+    fn compute<'a>(
         sign_type: SignType,
         key: &ApiKey,
-        hmac: impl FnOnce() -> HmacSha256,
-        canonical: &Canonical<'_>,
-    ) -> Self {
-        match sign_type {
+        hmac: impl Fn() -> HmacSha256,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str), IntoIter: Clone>,
+    ) -> Result<Self, SignError> {
+        Ok(match sign_type {
             SignType::Md5 => {
-                let mut md5 = Md5::default();
-                canonical.feed(key.bytes(), |piece| md5.update(piece));
+                let md5 = hash_pairs(pairs, key.bytes(), Md5::default)?;
                 Self::new(&md5.finalize_fixed())
             }
             SignType::HmacSha256 => {
-                let mut mac = hmac();
-                canonical.feed(key.bytes(), |piece| mac.update(piece));
+                let mac = hash_pairs(pairs, key.bytes(), hmac)?;
                 Self::new(&mac.finalize_fixed())
             }
-        }
+        })
     }
 
     fn new(output: &[u8]) -> Self {
