@@ -82,17 +82,18 @@ impl<'a> Canonical<'a> {
     /// digest's per-call cost dwarfs a copy of a few bytes); the key is handed over last, on
     /// its own, so it never sits in that buffer.
     pub(crate) fn feed(&self, key: &[u8], update: impl FnMut(&[u8])) {
-        let mut out = Chunker::new(FnSink(update));
+        let mut sink = FnSink(update);
+        let mut out = Chunker::new();
         for &(name, value) in self.fields() {
-            out.write(name.as_bytes());
-            out.byte(b'=');
-            out.write(value.as_bytes());
-            out.byte(b'&');
+            out.write(name.as_bytes(), &mut sink);
+            out.byte(b'=', &mut sink);
+            out.write(value.as_bytes(), &mut sink);
+            out.byte(b'&', &mut sink);
         }
-        out.write(KEY_PREFIX.as_bytes());
+        out.write(KEY_PREFIX.as_bytes(), &mut sink);
+        out.flush(&mut sink);
         // The key goes to the digest directly, never through the buffer: nothing to wipe.
-        let mut update = out.finish();
-        update.update(key);
+        sink.update(key);
     }
 
     /// `k1=v1&…&kn=vn`, with no key (the spec's "stringA").
@@ -131,10 +132,12 @@ impl<'a> Canonical<'a> {
 const CHUNK: usize = 512;
 
 /// Gathers small writes into [`CHUNK`]-byte pieces for a digest.
-struct Chunker<S: Sink> {
+///
+/// The digest is passed to each call rather than owned, so that neither the buffer nor the
+/// digest state is ever moved (a move of the whole buffer costs a `memcpy` of it).
+struct Chunker {
     buf: [u8; CHUNK],
     len: usize,
-    sink: S,
 }
 
 /// A closure as a [`Sink`].
@@ -146,19 +149,18 @@ impl<F: FnMut(&[u8])> Sink for FnSink<F> {
     }
 }
 
-impl<S: Sink> Chunker<S> {
-    fn new(sink: S) -> Self {
+impl Chunker {
+    fn new() -> Self {
         Self {
             buf: [0; CHUNK],
             len: 0,
-            sink,
         }
     }
 
     #[inline]
-    fn byte(&mut self, byte: u8) {
+    fn byte(&mut self, byte: u8, sink: &mut impl Sink) {
         if self.len == CHUNK {
-            self.flush();
+            self.flush(sink);
         }
         self.buf[self.len] = byte;
         self.len += 1;
@@ -166,7 +168,7 @@ impl<S: Sink> Chunker<S> {
 
     /// Writes `name=value&`: when it fits, in one step with no flush check in between.
     #[inline(always)]
-    fn field(&mut self, name: &[u8], value: &[u8]) {
+    fn field(&mut self, name: &[u8], value: &[u8], sink: &mut impl Sink) {
         let need = name.len() + value.len() + 2;
         if let Some(room) = self.buf.get_mut(self.len..self.len + need) {
             let (name_at, rest) = room.split_at_mut(name.len());
@@ -178,19 +180,19 @@ impl<S: Sink> Chunker<S> {
             amp[0] = b'&';
             self.len += need;
         } else {
-            self.write(name);
-            self.byte(b'=');
-            self.write(value);
-            self.byte(b'&');
+            self.write(name, sink);
+            self.byte(b'=', sink);
+            self.write(value, sink);
+            self.byte(b'&', sink);
         }
     }
 
     #[inline]
-    fn write(&mut self, bytes: &[u8]) {
+    fn write(&mut self, bytes: &[u8], sink: &mut impl Sink) {
         if bytes.len() > CHUNK - self.len {
-            self.flush();
+            self.flush(sink);
             if bytes.len() >= CHUNK {
-                self.sink.update(bytes);
+                sink.update(bytes);
                 return;
             }
         }
@@ -198,17 +200,12 @@ impl<S: Sink> Chunker<S> {
         self.len += bytes.len();
     }
 
-    fn flush(&mut self) {
+    /// Hands over what is buffered.
+    fn flush(&mut self, sink: &mut impl Sink) {
         if self.len > 0 {
-            self.sink.update(&self.buf[..self.len]);
+            sink.update(&self.buf[..self.len]);
             self.len = 0;
         }
-    }
-
-    /// Hands over what is buffered and gives the digest back.
-    fn finish(mut self) -> S {
-        self.flush();
-        self.sink
     }
 }
 
@@ -279,7 +276,8 @@ where
     S: Sink,
 {
     let pairs = pairs.into_iter();
-    let mut out = Chunker::new(fresh());
+    let mut sink = fresh();
+    let mut out = Chunker::new();
     let mut previous: Option<&str> = None;
     for (name, value) in pairs.clone() {
         if value.is_empty() || name == "sign" {
@@ -289,16 +287,16 @@ where
             && !precedes(previous.as_bytes(), name.as_bytes())
         {
             let canonical = Canonical::new(pairs)?;
-            let mut sink = fresh();
+            sink = fresh();
             canonical.feed(key, |piece| sink.update(piece));
             return Ok(sink);
         }
         previous = Some(name);
-        out.field(name.as_bytes(), value.as_bytes());
+        out.field(name.as_bytes(), value.as_bytes(), &mut sink);
     }
-    out.write(KEY_PREFIX.as_bytes());
+    out.write(KEY_PREFIX.as_bytes(), &mut sink);
+    out.flush(&mut sink);
     // The key goes to the digest directly, never through the buffer: nothing to wipe.
-    let mut sink = out.finish();
     sink.update(key);
     Ok(sink)
 }
@@ -366,14 +364,16 @@ mod tests {
                 .collect();
             let mut seen = Vec::new();
             let mut calls = 0;
-            let mut chunker = Chunker::new(FnSink(|bytes: &[u8]| {
+            let mut sink = FnSink(|bytes: &[u8]| {
                 calls += 1;
                 seen.extend_from_slice(bytes);
-            }));
+            });
+            let mut chunker = Chunker::new();
             for piece in &pieces {
-                chunker.write(piece);
+                chunker.write(piece, &mut sink);
             }
-            let _ = chunker.finish();
+            chunker.flush(&mut sink);
+            drop(sink);
             assert_eq!(seen, pieces.concat(), "sizes {sizes:?}");
             assert!(calls <= pieces.len() + 1, "{calls} calls for {sizes:?}");
         }
