@@ -7,7 +7,17 @@ const MAX_HEX: usize = 64;
 /// The longest raw digest, in bytes.
 pub(crate) const MAX_DIGEST: usize = MAX_HEX / 2;
 
-const UPPER_HEX: &[u8; 16] = b"0123456789ABCDEF";
+/// Each byte's two uppercase hex digits: one lookup per byte instead of one per digit.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut table = [[0_u8; 2]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = [DIGITS[byte >> 4], DIGITS[byte & 0x0f]];
+        byte += 1;
+    }
+    table
+};
 
 /// A computed signature: uppercase hex, 32 digits (MD5) or 64 (HMAC-SHA256), held inline
 /// without allocating.
@@ -28,9 +38,8 @@ impl Signature {
         debug_assert!(digest.len() <= MAX_DIGEST);
         let mut hex = [0_u8; MAX_HEX];
         let mut len = 0_u8;
-        for (pair, byte) in hex.chunks_exact_mut(2).zip(digest) {
-            pair[0] = UPPER_HEX[usize::from(byte >> 4)];
-            pair[1] = UPPER_HEX[usize::from(byte & 0x0f)];
+        for (pair, &byte) in hex.chunks_exact_mut(2).zip(digest) {
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
             len += 2;
         }
         Self { hex, len }
@@ -113,6 +122,14 @@ mod tests {
         assert_eq!(format!("{sig:?}"), "Signature(\"009AFF10\")");
         assert_eq!(sig.to_lowercase_string(), "009aff10");
         assert_eq!(sig, "009AFF10");
+    }
+
+    #[test]
+    fn every_byte_value_becomes_its_two_uppercase_digits() {
+        for chunk in (0..=255_u8).collect::<Vec<_>>().chunks(MAX_DIGEST) {
+            let expected: String = chunk.iter().map(|b| format!("{b:02X}")).collect();
+            assert_eq!(Signature::from_digest(chunk).as_str(), expected);
+        }
     }
 
     #[test]
