@@ -216,11 +216,16 @@ impl Chunker {
 fn copy_short(dst: &mut [u8], src: &[u8]) {
     let n = src.len();
     let dst = &mut dst[..n];
-    if n > 32 {
-        dst.copy_from_slice(src);
-    } else if n >= 16 {
-        dst[..16].copy_from_slice(&src[..16]);
-        dst[n - 16..].copy_from_slice(&src[n - 16..]);
+    if n >= 16 {
+        if n < 32 {
+            dst[..16].copy_from_slice(&src[..16]);
+            dst[n - 16..].copy_from_slice(&src[n - 16..]);
+        } else if n <= 64 {
+            dst[..32].copy_from_slice(&src[..32]);
+            dst[n - 32..].copy_from_slice(&src[n - 32..]);
+        } else {
+            dst.copy_from_slice(src);
+        }
     } else if n >= 8 {
         dst[..8].copy_from_slice(&src[..8]);
         dst[n - 8..].copy_from_slice(&src[n - 8..]);
@@ -343,7 +348,7 @@ pub fn canonical_string_redacted<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::{CHUNK, Canonical, Chunker, FnSink};
+    use super::{CHUNK, Canonical, Chunker, FnSink, copy_short};
 
     #[test]
     fn the_chunker_hands_over_exactly_the_bytes_written_in_few_calls() {
@@ -376,6 +381,20 @@ mod tests {
             drop(sink);
             assert_eq!(seen, pieces.concat(), "sizes {sizes:?}");
             assert!(calls <= pieces.len() + 1, "{calls} calls for {sizes:?}");
+        }
+    }
+
+    #[test]
+    fn short_copies_are_exact_at_every_length_around_each_move_size() {
+        let src: Vec<u8> = (1..=200).collect();
+        for n in 0..=src.len() {
+            let mut dst = [0_u8; 256];
+            copy_short(&mut dst[..n], &src[..n]);
+            assert_eq!(&dst[..n], &src[..n], "length {n}");
+            assert!(
+                dst[n..].iter().all(|&b| b == 0),
+                "length {n} wrote past the end"
+            );
         }
     }
 
