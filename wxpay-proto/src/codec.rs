@@ -62,77 +62,107 @@ pub struct RawMessage<'a> {
     fields: Fields<'a>,
 }
 
-/// Elements by name: a slot per known name (no string comparison to find one), the others in
-/// document order.
+/// Elements by name, in document order. Known names are found through an index (no string
+/// comparison); the others by a scan of the few there are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Fields<'a> {
-    known: [Option<Node<'a>>; KNOWN],
-    /// How many of `known` are set.
-    known_set: usize,
-    other: Vec<(Cow<'a, str>, Node<'a>)>,
+    /// For each known name, 1 + its place in `entries`; 0 when absent (or taken).
+    index: [u16; KNOWN],
+    /// The elements in document order; a taken one is `None`.
+    entries: Vec<(Cow<'a, str>, Option<Node<'a>>)>,
+    /// How many of `entries` are not taken.
+    live: usize,
 }
 
 impl<'a> Fields<'a> {
-    fn new() -> Self {
+    /// The fields of a list of elements; the first name given twice is an error.
+    pub(crate) fn from_elements(children: Vec<(Cow<'a, str>, Node<'a>)>) -> Result<Self, XmlError> {
+        let mut fields = Fields::new();
+        for (name, value) in children {
+            fields
+                .insert(name, value)
+                .map_err(|name| XmlError::DuplicateElement {
+                    name: truncate(&name),
+                })?;
+        }
+        Ok(fields)
+    }
+
+    pub(crate) fn new() -> Self {
         Self {
-            known: [const { None }; KNOWN],
-            known_set: 0,
-            other: Vec::new(),
+            index: [0; KNOWN],
+            entries: Vec::new(),
+            live: 0,
         }
     }
 
     /// Adds an element; gives the name back if it is already there.
-    fn insert(&mut self, name: Cow<'a, str>, node: Node<'a>) -> Result<(), Cow<'a, str>> {
-        match known_id(&name) {
-            Some(id) if self.known[id].is_some() => Err(name),
+    pub(crate) fn insert(
+        &mut self,
+        name: Cow<'a, str>,
+        node: Node<'a>,
+    ) -> Result<(), Cow<'a, str>> {
+        self.insert_with_id(known_id(&name), name, node)
+    }
+
+    /// [`Self::insert`] with the name's [`known_id`] already worked out.
+    pub(crate) fn insert_with_id(
+        &mut self,
+        id: Option<usize>,
+        name: Cow<'a, str>,
+        node: Node<'a>,
+    ) -> Result<(), Cow<'a, str>> {
+        match id {
+            Some(id) if self.index[id] != 0 => return Err(name),
             Some(id) => {
-                self.known[id] = Some(node);
-                self.known_set += 1;
-                Ok(())
+                // At most `DecodeLimits::max_elements` entries, far below `u16::MAX`; a
+                // document past that would only lose the index, never panic.
+                self.index[id] = u16::try_from(self.entries.len() + 1).unwrap_or(0);
             }
-            None if self.other.iter().any(|(n, _)| *n == name) => Err(name),
-            None => {
-                self.other.push((name, node));
-                Ok(())
-            }
+            None if self.entries.iter().any(|(n, _)| *n == name) => return Err(name),
+            None => {}
         }
+        if self.entries.is_empty() {
+            // A message has about twenty fields: grow once, not five times.
+            self.entries.reserve(24);
+        }
+        self.entries.push((name, Some(node)));
+        self.live += 1;
+        Ok(())
     }
 
     fn get(&self, name: &str) -> Option<&Node<'a>> {
-        match known_id(name) {
-            Some(id) => self.known[id].as_ref(),
-            None => self.other.iter().find(|(n, _)| n == name).map(|(_, v)| v),
-        }
+        let at = match known_id(name) {
+            Some(id) => usize::from(self.index[id]).checked_sub(1)?,
+            None => self.entries.iter().position(|(n, _)| n == name)?,
+        };
+        self.entries.get(at)?.1.as_ref()
     }
 
-    fn remove(&mut self, name: &str) -> Option<Node<'a>> {
-        match known_id(name) {
-            Some(id) => {
-                let node = self.known[id].take()?;
-                self.known_set -= 1;
-                Some(node)
-            }
-            None => {
-                let at = self.other.iter().position(|(n, _)| n == name)?;
-                Some(self.other.remove(at).1)
-            }
-        }
+    /// Takes the element named `name`.
+    fn take(&mut self, name: Name) -> Option<Node<'a>> {
+        let at = match name.id {
+            Some(id) => usize::from(std::mem::take(&mut self.index[id])).checked_sub(1)?,
+            None => self.entries.iter().position(|(n, _)| n == name.text)?,
+        };
+        let node = self.entries.get_mut(at)?.1.take()?;
+        self.live -= 1;
+        Some(node)
     }
 
-    /// Every element, sorted by name.
+    /// Every element not taken, sorted by name.
     fn sorted(&self) -> Vec<(&str, &Node<'a>)> {
-        let mut all: Vec<(&str, &Node<'a>)> = KNOWN_NAMES
+        let mut all: Vec<(&str, &Node<'a>)> = self
+            .entries
             .iter()
-            .zip(&self.known)
-            .filter_map(|(name, node)| node.as_ref().map(|node| (*name, node)))
-            .chain(self.other.iter().map(|(n, v)| (&**n, v)))
+            .filter_map(|(name, node)| node.as_ref().map(|node| (&**name, node)))
             .collect();
         all.sort_unstable_by(|a, b| a.0.cmp(b.0));
         all
     }
 
     fn len(&self) -> usize {
-        self.known_set + self.other.len()
+        self.live
     }
 }
 
@@ -165,20 +195,15 @@ impl<'a> RawMessage<'a> {
 
     /// Parses a document with the given limits.
     pub fn parse_with_limits(bytes: &'a [u8], limits: &DecodeLimits) -> Result<Self, Error> {
-        let children = parse_document(bytes, limits)?;
-        Ok(Self::from_elements(children)?)
+        Ok(Self {
+            fields: parse_document(bytes, limits)?,
+        })
     }
 
     fn from_elements(children: Vec<(Cow<'a, str>, Node<'a>)>) -> Result<Self, XmlError> {
-        let mut fields = Fields::new();
-        for (name, value) in children {
-            fields
-                .insert(name, value)
-                .map_err(|name| XmlError::DuplicateElement {
-                    name: truncate(&name),
-                })?;
-        }
-        Ok(Self { fields })
+        Ok(Self {
+            fields: Fields::from_elements(children)?,
+        })
     }
 
     /// The text of a top-level field, if present and textual.
@@ -303,58 +328,128 @@ const KNOWN_NAMES: [&str; KNOWN] = [
 /// How many names [`KNOWN_NAMES`] holds.
 const KNOWN: usize = 44;
 
-/// The index of a known name in [`KNOWN_NAMES`].
+/// A field name given at compile time, with its place in [`KNOWN_NAMES`] (if it is one)
+/// worked out then, so that reading a field compares no strings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Name {
+    pub(crate) text: &'static str,
+    id: Option<usize>,
+}
+
+impl Name {
+    /// The name `text`; use in a `const` context.
+    pub(crate) const fn known(text: &'static str) -> Self {
+        let mut id = 0;
+        while id < KNOWN {
+            if bytes_eq(KNOWN_NAMES[id].as_bytes(), text.as_bytes()) {
+                return Self { text, id: Some(id) };
+            }
+            id += 1;
+        }
+        // A name outside the table (a group of fields flattened into the message has one)
+        // is looked up by comparison.
+        Self { text, id: None }
+    }
+}
+
+const fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The multiplier of [`name_hash`], chosen so that the 44 known names land in 44 different
+/// slots of [`NAME_SLOTS`] (checked when the table is built, at compile time).
+const NAME_HASH_MULTIPLIER: u32 = 0x56b3_0575;
+
+/// A hash of a name, in `0..128`, from its length and its first and last four bytes (which
+/// tell the known names apart: `result_code`/`return_code` differ in the first four,
+/// `send_name`/`send_time` in the last four).
+const fn name_hash(name: &[u8]) -> usize {
+    let len = name.len();
+    let (first, last) = if len >= 4 {
+        (
+            u32::from_le_bytes([name[0], name[1], name[2], name[3]]),
+            u32::from_le_bytes([name[len - 4], name[len - 3], name[len - 2], name[len - 1]]),
+        )
+    } else {
+        let mut short = 0u32;
+        let mut i = 0;
+        while i < len {
+            short |= (name[i] as u32) << (8 * i);
+            i += 1;
+        }
+        (short, short)
+    };
+    let key = first ^ last.rotate_left(13) ^ len as u32;
+    (key.wrapping_mul(NAME_HASH_MULTIPLIER) >> 25) as usize
+}
+
+/// For each hash, 1 + the index in [`KNOWN_NAMES`] of the name with that hash, or 0.
+static NAME_SLOTS: [u8; 128] = {
+    let mut slots = [0u8; 128];
+    let mut id = 0;
+    while id < KNOWN {
+        let h = name_hash(KNOWN_NAMES[id].as_bytes());
+        assert!(slots[h] == 0, "two known names share a hash slot");
+        slots[h] = id as u8 + 1;
+        id += 1;
+    }
+    slots
+};
+
+/// The index of a known name in [`KNOWN_NAMES`]: one hash and one comparison.
 pub(crate) fn known_id(name: &str) -> Option<usize> {
-    Some(match name {
-        "act_name" => 0,
-        "amount" => 1,
-        "amt_type" => 2,
-        "appid" => 3,
-        "bill_type" => 4,
-        "client_ip" => 5,
-        "consume_mch_id" => 6,
-        "detail_id" => 7,
-        "err_code" => 8,
-        "err_code_des" => 9,
-        "hb_type" => 10,
-        "hbinfo" => 11,
-        "hblist" => 12,
-        "mch_billno" => 13,
-        "mch_id" => 14,
-        "msgappid" => 15,
-        "nonce_str" => 16,
-        "notify_way" => 17,
-        "openid" => 18,
-        "package" => 19,
-        "rcv_time" => 20,
-        "re_openid" => 21,
-        "reason" => 22,
-        "refund_amount" => 23,
-        "refund_time" => 24,
-        "remark" => 25,
-        "result_code" => 26,
-        "return_code" => 27,
-        "return_msg" => 28,
-        "risk_info" => 29,
-        "scene_id" => 30,
-        "send_listid" => 31,
-        "send_name" => 32,
-        "send_time" => 33,
-        "send_type" => 34,
-        "sign" => 35,
-        "sign_type" => 36,
-        "status" => 37,
-        "sub_mch_id" => 38,
-        "total_amount" => 39,
-        "total_num" => 40,
-        "wishing" => 41,
-        "wxappid" => 42,
-        "xml" => 43,
-        _ => return None,
-    })
+    let bytes = name.as_bytes();
+    // The longest known name has 14 bytes.
+    if bytes.len() > 14 {
+        return None;
+    }
+    let id = usize::from(NAME_SLOTS[name_hash(bytes)]).checked_sub(1)?;
+    short_eq(KNOWN_NAMES[id].as_bytes(), bytes).then_some(id)
+}
+
+/// `a == b` for the short strings of tag names: two overlapping word loads inline instead
+/// of a call into `memcmp`.
+#[inline]
+pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    if (8..=16).contains(&len) {
+        word(a, 0) == word(b, 0) && word(a, len - 8) == word(b, len - 8)
+    } else if len < 8 {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    } else {
+        a == b
+    }
+}
+
+/// A name of the document, as the static string when it is a known one (either way
+/// without a copy), with its [`known_id`].
+pub(crate) fn named(name: &str) -> (Cow<'_, str>, Option<usize>) {
+    match known_id(name) {
+        Some(id) => (Cow::Borrowed(KNOWN_NAMES[id]), Some(id)),
+        None => (Cow::Borrowed(name), None),
+    }
 }
 
 /// The name as a static string when it is a known one, else a copy.
+#[cfg(test)]
 pub(crate) fn intern(name: &str) -> Cow<'static, str> {
     match known_id(name) {
         Some(id) => Cow::Borrowed(KNOWN_NAMES[id]),
@@ -364,23 +459,48 @@ pub(crate) fn intern(name: &str) -> Cow<'static, str> {
 
 pub(crate) struct Frame<'a> {
     name: Cow<'a, str>,
+    /// The name's [`known_id`].
+    pub(crate) id: Option<usize>,
     text: Option<Cow<'a, str>>,
     pub(crate) has_text: bool,
+    /// Whether a child element has ended inside it (the root's children go to the document's
+    /// [`Fields`], not to `children`).
+    pub(crate) has_children: bool,
     pub(crate) children: Vec<(Cow<'a, str>, Node<'a>)>,
 }
 
 impl<'a> Frame<'a> {
+    #[cfg(test)]
     pub(crate) fn new(name: Cow<'a, str>) -> Self {
+        let id = known_id(&name);
+        Self::with_id(name, id)
+    }
+
+    /// An element named `name` (interned when known: no copy either way).
+    pub(crate) fn named(name: &'a str) -> Self {
+        let (name, id) = named(name);
+        Self::with_id(name, id)
+    }
+
+    fn with_id(name: Cow<'a, str>, id: Option<usize>) -> Self {
         Self {
             name,
+            id,
             text: None,
             has_text: false,
+            has_children: false,
             children: Vec::new(),
         }
     }
 
     pub(crate) fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Adds an ended child element.
+    pub(crate) fn push_child(&mut self, name: Cow<'a, str>, node: Node<'a>) {
+        self.has_children = true;
+        self.children.push((name, node));
     }
 
     pub(crate) fn clear_text(&mut self) {
@@ -396,7 +516,7 @@ impl<'a> Frame<'a> {
     }
 
     pub(crate) fn finish(self) -> Result<(Cow<'a, str>, Node<'a>), XmlError> {
-        if self.children.is_empty() {
+        if !self.has_children {
             Ok((self.name, Node::Text(self.text.unwrap_or_default())))
         } else if self.has_text {
             Err(XmlError::MixedContent)
@@ -407,10 +527,7 @@ impl<'a> Frame<'a> {
 }
 
 /// Parses `<xml>…</xml>` into the root's children.
-fn parse_document<'a>(
-    bytes: &'a [u8],
-    limits: &DecodeLimits,
-) -> Result<Vec<(Cow<'a, str>, Node<'a>)>, XmlError> {
+fn parse_document<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Result<Fields<'a>, XmlError> {
     if bytes.len() > limits.max_bytes {
         return Err(XmlError::TooLarge {
             limit: limits.max_bytes,
@@ -578,30 +695,27 @@ pub(crate) struct FieldReader<'a> {
 }
 
 impl<'a> FieldReader<'a> {
-    fn take_text(&mut self, name: &'static str) -> Result<Option<Cow<'a, str>>, Error> {
-        match self.fields.remove(name) {
+    fn take_text(&mut self, name: Name) -> Result<Option<Cow<'a, str>>, Error> {
+        match self.fields.take(name) {
             None => Ok(None),
             Some(Node::Text(t)) if t.is_empty() => Ok(None),
             Some(Node::Text(t)) => Ok(Some(t)),
-            Some(Node::Elements(_)) => Err(Error::field(name, FieldProblem::Shape)),
+            Some(Node::Elements(_)) => Err(Error::field(name.text, FieldProblem::Shape)),
         }
     }
 
     /// A required field: absent or empty is [`FieldProblem::Missing`].
-    pub(crate) fn required<T: WireValue>(&mut self, name: &'static str) -> Result<T, Error> {
+    pub(crate) fn required<T: WireValue>(&mut self, name: Name) -> Result<T, Error> {
         match self.take_text(name)? {
-            Some(raw) => T::from_wire(name, raw),
-            None => Err(Error::field(name, FieldProblem::Missing)),
+            Some(raw) => T::from_wire(name.text, raw),
+            None => Err(Error::field(name.text, FieldProblem::Missing)),
         }
     }
 
     /// An optional field: absent or empty is `None`.
-    pub(crate) fn optional<T: WireValue>(
-        &mut self,
-        name: &'static str,
-    ) -> Result<Option<T>, Error> {
+    pub(crate) fn optional<T: WireValue>(&mut self, name: Name) -> Result<Option<T>, Error> {
         match self.take_text(name)? {
-            Some(raw) => T::from_wire(name, raw).map(Some),
+            Some(raw) => T::from_wire(name.text, raw).map(Some),
             None => Ok(None),
         }
     }
@@ -609,13 +723,13 @@ impl<'a> FieldReader<'a> {
     /// A list `<name><item>…</item>…</name>`; elements not named `item` are ignored.
     pub(crate) fn list(
         &mut self,
-        name: &'static str,
+        name: Name,
         item: &'static str,
     ) -> Result<Vec<FieldReader<'a>>, Error> {
-        match self.fields.remove(name) {
+        match self.fields.take(name) {
             None => Ok(Vec::new()),
             Some(Node::Text(t)) if is_xml_whitespace(&t) => Ok(Vec::new()),
-            Some(Node::Text(_)) => Err(Error::field(name, FieldProblem::Shape)),
+            Some(Node::Text(_)) => Err(Error::field(name.text, FieldProblem::Shape)),
             Some(Node::Elements(children)) => children
                 .into_iter()
                 .filter(|(n, _)| n == item)
@@ -632,23 +746,13 @@ impl<'a> FieldReader<'a> {
 
     /// The fields nobody took, copied out of the document.
     pub(crate) fn into_unknown(self) -> BTreeMap<String, RawValue> {
-        let Fields {
-            known,
-            known_set,
-            other,
-        } = self.fields;
-        if known_set == 0 && other.is_empty() {
+        if self.fields.live == 0 {
             return BTreeMap::new();
         }
-        KNOWN_NAMES
-            .iter()
-            .zip(known)
-            .filter_map(|(name, node)| node.map(|node| ((*name).to_owned(), node.into_owned())))
-            .chain(
-                other
-                    .into_iter()
-                    .map(|(name, node)| (name.into_owned(), node.into_owned())),
-            )
+        self.fields
+            .entries
+            .into_iter()
+            .filter_map(|(name, node)| node.map(|node| (name.into_owned(), node.into_owned())))
             .collect()
     }
 }
@@ -751,7 +855,51 @@ fn is_xml_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{all_xml_chars, is_xml_char};
+    use super::{KNOWN_NAMES, all_xml_chars, is_xml_char, known_id, name_hash, short_eq};
+
+    #[test]
+    fn short_eq_is_equality_at_every_length() {
+        for len in 0..40 {
+            let a: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(short_eq(&a, &a.clone()), "{len}");
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!short_eq(&a, &b), "{len} {at}");
+            }
+            assert!(!short_eq(&a, &a[..len.saturating_sub(1)]) || len == 0);
+        }
+    }
+
+    #[test]
+    fn every_known_name_is_found_and_nothing_else() {
+        for (id, name) in KNOWN_NAMES.iter().enumerate() {
+            assert_eq!(known_id(name), Some(id), "{name}");
+            // Near misses: a byte more, a byte less, another case.
+            assert_eq!(known_id(&format!("{name}_")), None);
+            assert_eq!(known_id(&name[..name.len() - 1]), None);
+            assert_eq!(known_id(&name.to_ascii_uppercase()), None);
+        }
+        // Names sharing a slot with a known one (found by search) are still not known.
+        let slot_of_sign = name_hash(b"sign");
+        let mut shared = 0;
+        for a in b'a'..=b'z' {
+            for b in b'a'..=b'z' {
+                for c in b'a'..=b'z' {
+                    let candidate = [a, b, c];
+                    if name_hash(&candidate) == slot_of_sign {
+                        shared += 1;
+                        let candidate = std::str::from_utf8(&candidate).unwrap();
+                        assert_eq!(known_id(candidate), None, "{candidate}");
+                    }
+                }
+            }
+        }
+        assert!(shared > 0);
+        for other in ["", "x", "xmlx", "天", "consume_mch_id_and_more", "sign\0"] {
+            assert_eq!(known_id(other), None, "{other:?}");
+        }
+    }
 
     #[test]
     fn the_byte_scan_agrees_with_the_character_rule() {

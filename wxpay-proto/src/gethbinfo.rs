@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::codec::{FieldReader, XmlWriter};
+use crate::codec::{FieldReader, Name, XmlWriter};
 use crate::enums::{BillType, ErrCode, HbType, SendType, Status};
 use crate::error::Error;
 use crate::header::{ReturnHeader, ReturnStatus};
@@ -191,11 +191,11 @@ impl HbInfo {
 
 /// The claim list: `<hblist><hbinfo>…</hbinfo>…</hblist>`, absent when empty.
 impl Slot for Vec<HbInfo> {
-    fn read(r: &mut FieldReader<'_>, name: &'static str) -> Result<Self, Error> {
+    fn read(r: &mut FieldReader<'_>, name: Name) -> Result<Self, Error> {
         r.list(name, "hbinfo")?
             .into_iter()
             .map(|mut item| {
-                let mut info = HbInfo::read(&mut item, "hbinfo")?;
+                let mut info = HbInfo::read(&mut item, const { Name::known("hbinfo") })?;
                 info.unknown = item.into_unknown();
                 Ok(info)
             })

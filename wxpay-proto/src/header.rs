@@ -1,7 +1,7 @@
 //! The two-level status every response carries: `return_code` (communication) and
 //! `result_code` + `err_code` (business).
 
-use crate::codec::{FieldReader, XmlWriter};
+use crate::codec::{FieldReader, Name, XmlWriter};
 use crate::enums::{ErrCode, ResultCode, ReturnCode};
 use crate::error::Error;
 use crate::wire_struct::Slot;
@@ -91,13 +91,13 @@ impl ReturnHeader {
 
 /// The status fields are flattened into the message.
 impl Slot for ReturnHeader {
-    fn read(r: &mut FieldReader<'_>, _name: &'static str) -> Result<Self, Error> {
+    fn read(r: &mut FieldReader<'_>, _name: Name) -> Result<Self, Error> {
         Ok(Self {
-            return_code: r.required("return_code")?,
-            return_msg: r.optional("return_msg")?,
-            result_code: r.optional("result_code")?,
-            err_code: r.optional("err_code")?,
-            err_code_des: r.optional("err_code_des")?,
+            return_code: r.required(const { Name::known("return_code") })?,
+            return_msg: r.optional(const { Name::known("return_msg") })?,
+            result_code: r.optional(const { Name::known("result_code") })?,
+            err_code: r.optional(const { Name::known("err_code") })?,
+            err_code_des: r.optional(const { Name::known("err_code_des") })?,
         })
     }
 

@@ -8,17 +8,25 @@
 
 use std::borrow::Cow;
 
-use crate::codec::{DecodeLimits, Frame, Node, intern, is_xml_char, is_xml_whitespace, truncate};
+use crate::codec::{
+    DecodeLimits, Fields, Frame, Node, is_xml_char, is_xml_whitespace, named, short_eq, truncate,
+};
 use crate::error::XmlError;
 
-/// Parses `<xml>…</xml>` (after the caller's size, UTF-8, BOM and emptiness checks).
-pub(crate) fn parse<'a>(
-    text: &'a str,
-    limits: &DecodeLimits,
-) -> Result<Vec<(Cow<'a, str>, Node<'a>)>, XmlError> {
+/// Parses `<xml>…</xml>` (after the caller's size, UTF-8, BOM and emptiness checks) into
+/// the root's children, by name.
+///
+/// The root's children go straight into [`Fields`] as they end. A name given twice there is
+/// reported once the whole document has been read, so that a malformed document is reported
+/// as such first whatever it repeats.
+pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'a>, XmlError> {
     let mut s = Scanner { text, pos: 0 };
-    let mut stack: Vec<Frame<'a>> = Vec::new();
-    let mut root: Option<Vec<(Cow<'a, str>, Node<'a>)>> = None;
+    let mut stack: Vec<Frame<'a>> = Vec::with_capacity(4);
+    let mut doc = Document {
+        fields: Fields::new(),
+        duplicate: None,
+        done: false,
+    };
     let mut elements = 0usize;
 
     loop {
@@ -26,19 +34,30 @@ pub(crate) fn parse<'a>(
             if !stack.is_empty() {
                 return Err(s.malformed("unexpected end of document"));
             }
-            return root.ok_or(XmlError::WrongRoot);
+            if !doc.done {
+                return Err(XmlError::WrongRoot);
+            }
+            return match doc.duplicate {
+                Some(duplicate) => Err(duplicate),
+                None => Ok(doc.fields),
+            };
         };
         if byte == b'<' {
             match s.peek_at(1) {
                 Some(b'/') => {
-                    let name = s.end_tag()?;
                     let Some(frame) = stack.pop() else {
+                        // Read the tag anyway: a malformed one is reported as such.
+                        s.end_tag()?;
                         return Err(XmlError::TrailingContent);
                     };
-                    if frame.name() != name {
-                        return Err(s.malformed("end tag does not match the start tag"));
+                    // Almost always `</name>` of the open element, checked in one comparison.
+                    if !s.expected_end_tag(frame.name()) {
+                        let name = s.end_tag()?;
+                        if frame.name() != name {
+                            return Err(s.malformed("end tag does not match the start tag"));
+                        }
                     }
-                    close(frame, &mut stack, &mut root)?;
+                    close(frame, &mut stack, &mut doc)?;
                 }
                 Some(b'!') => {
                     if s.starts_with("<!--") {
@@ -58,7 +77,7 @@ pub(crate) fn parse<'a>(
                 }
                 Some(b'?') => s.skip_past(2, "?>", "unterminated processing instruction")?,
                 _ => {
-                    if root.is_some() {
+                    if doc.done {
                         return Err(XmlError::TrailingContent);
                     }
                     let (name, empty) = s.start_tag()?;
@@ -76,9 +95,23 @@ pub(crate) fn parse<'a>(
                             limit: limits.max_depth,
                         });
                     }
-                    let frame = Frame::new(intern(name));
+                    if !empty && !stack.is_empty() {
+                        // Most elements are one text and their end tag: no frame for them.
+                        if let Some(text) = s.simple_text(name) {
+                            let (name, id) = named(name);
+                            attach(
+                                name,
+                                id,
+                                Node::Text(Cow::Borrowed(text)),
+                                &mut stack,
+                                &mut doc,
+                            );
+                            continue;
+                        }
+                    }
+                    let frame = Frame::named(name);
                     if empty {
-                        close(frame, &mut stack, &mut root)?;
+                        close(frame, &mut stack, &mut doc)?;
                     } else {
                         stack.push(frame);
                     }
@@ -99,7 +132,7 @@ pub(crate) fn parse<'a>(
                     if !is_xml_whitespace(run) {
                         frame.has_text = true;
                         frame.push_text(Cow::Borrowed(run));
-                    } else if frame.children.is_empty() {
+                    } else if !frame.has_children {
                         // Whitespace matters only in an element without children (its value);
                         // between children it is layout.
                         frame.push_text(Cow::Borrowed(run));
@@ -112,38 +145,121 @@ pub(crate) fn parse<'a>(
     }
 }
 
-/// Ends an element: hands it to its parent, or makes it the root.
+/// What the document holds so far: the root's children, the first name repeated among them,
+/// and whether the root has ended.
+struct Document<'a> {
+    fields: Fields<'a>,
+    duplicate: Option<XmlError>,
+    done: bool,
+}
+
+/// Ends an element: hands it to its parent (the document's fields for the root's children),
+/// or ends the root.
 fn close<'a>(
     frame: Frame<'a>,
     stack: &mut [Frame<'a>],
-    root: &mut Option<Vec<(Cow<'a, str>, Node<'a>)>>,
+    doc: &mut Document<'a>,
 ) -> Result<(), XmlError> {
+    let id = frame.id;
     let (name, value) = frame.finish()?;
-    match stack.last_mut() {
-        Some(parent) => {
-            if parent.children.is_empty() {
-                // A message has about twenty fields: grow once, not five times.
-                parent.children.reserve(24);
-                // Text before the first child is layout (or, if it is not whitespace, an
-                // error that `has_text` remembers).
-                parent.clear_text();
-            }
-            parent.children.push((name, value));
-        }
-        None => match value {
-            Node::Elements(children) => *root = Some(children),
-            Node::Text(t) if is_xml_whitespace(&t) => *root = Some(Vec::new()),
+    if stack.is_empty() {
+        match value {
+            Node::Elements(_) => {}
+            Node::Text(t) if is_xml_whitespace(&t) => {}
             Node::Text(_) => return Err(XmlError::MixedContent),
-        },
+        }
+        doc.done = true;
+    } else {
+        attach(name, id, value, stack, doc);
     }
     Ok(())
+}
+
+/// Hands an ended element to the open one (the document's fields for the root's children).
+fn attach<'a>(
+    name: Cow<'a, str>,
+    id: Option<usize>,
+    value: Node<'a>,
+    stack: &mut [Frame<'a>],
+    doc: &mut Document<'a>,
+) {
+    let at_root = stack.len() == 1;
+    let Some(parent) = stack.last_mut() else {
+        return;
+    };
+    if !parent.has_children {
+        parent.has_children = true;
+        // Text before the first child is layout (or, if it is not whitespace, an error that
+        // `has_text` remembers).
+        parent.clear_text();
+    }
+    if at_root {
+        if let Err(name) = doc.fields.insert_with_id(id, name, value)
+            && doc.duplicate.is_none()
+        {
+            doc.duplicate = Some(XmlError::DuplicateElement {
+                name: truncate(&name),
+            });
+        }
+    } else {
+        parent.push_child(name, value);
+    }
+}
+
+/// How far the word-at-a-time searches look before handing over to `memchr` (whose setup
+/// costs more than a short text).
+const SHORT: usize = 64;
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each zero byte of `x` (exact up to the first zero byte; what follows it
+/// may be flagged too, which the callers never look at).
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// The eight bytes at `at`, if there are eight.
+fn word_at(hay: &[u8], at: usize) -> Option<u64> {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(hay.get(at..at + 8)?);
+    Some(u64::from_le_bytes(bytes))
+}
+
+/// Where `byte` first occurs in `hay`.
+fn find_byte(hay: &[u8], byte: u8) -> Option<usize> {
+    let pattern = ONES * u64::from(byte);
+    let mut at = 0;
+    while at < SHORT {
+        let Some(word) = word_at(hay, at) else { break };
+        let found = zero_bytes(word ^ pattern);
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    memchr::memchr(byte, hay.get(at..)?).map(|i| at + i)
+}
+
+/// Where `a` or `b` first occurs in `hay`.
+fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
+    let (pa, pb) = (ONES * u64::from(a), ONES * u64::from(b));
+    let mut at = 0;
+    while at < SHORT {
+        let Some(word) = word_at(hay, at) else { break };
+        let found = zero_bytes(word ^ pa) | zero_bytes(word ^ pb);
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    memchr::memchr2(a, b, hay.get(at..)?).map(|i| at + i)
 }
 
 /// Where `needle` (a short ASCII delimiter) first occurs in `hay`.
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let (&first, rest) = needle.split_first()?;
     let mut from = 0;
-    while let Some(skip) = memchr::memchr(first, hay.get(from..)?) {
+    while let Some(skip) = find_byte(hay.get(from..)?, first) {
         let at = from + skip;
         if hay[at + 1..].starts_with(rest) {
             return Some(at);
@@ -175,6 +291,33 @@ static NAME_CLASS: [u8; 256] = {
     }
     class
 };
+
+/// Where the name at the start of `rest` ends: the first byte that is not [`NAME_PART`].
+///
+/// Eight bytes at a time while none of them is below 0x40: every byte that ends a name or is
+/// refused in one (`<>/=&!?"'`, space, tab, CR, LF) is below 0x40, and the API's names are
+/// letters and `_`. A word holding a lower byte (a digit, `-`, `.`, `:` or an end) is finished
+/// byte by byte.
+fn name_len(rest: &[u8]) -> Option<usize> {
+    const LOW: u64 = 0x4040_4040_4040_4040;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut at = 0;
+    while let Some(word) = rest.get(at..at + 8) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let x = u64::from_le_bytes(bytes);
+        // A byte's high bit is set here iff it is below 0x40 (bytes of 0x80 and above have
+        // their own high bit set, which `!x` clears), exact up to the first such byte.
+        if x.wrapping_sub(LOW) & !x & HIGH != 0 {
+            break;
+        }
+        at += 8;
+    }
+    rest[at..]
+        .iter()
+        .position(|&b| NAME_CLASS[usize::from(b)] != NAME_PART)
+        .map(|len| at + len)
+}
 
 struct Scanner<'a> {
     text: &'a str,
@@ -234,7 +377,7 @@ impl<'a> Scanner<'a> {
     /// Text up to the next `<` or `&` (or the end).
     fn text_run(&mut self) -> &'a str {
         let rest = &self.bytes()[self.pos..];
-        let len = memchr::memchr2(b'<', b'&', rest).unwrap_or(rest.len());
+        let len = find_either(rest, b'<', b'&').unwrap_or(rest.len());
         let run = &self.text[self.pos..self.pos + len];
         self.pos += len;
         run
@@ -250,10 +393,7 @@ impl<'a> Scanner<'a> {
     fn name(&mut self) -> Result<&'a str, XmlError> {
         let start = self.pos;
         let rest = &self.bytes()[start..];
-        let Some(len) = rest
-            .iter()
-            .position(|&b| NAME_CLASS[usize::from(b)] != NAME_PART)
-        else {
+        let Some(len) = name_len(rest) else {
             return Err(self.malformed("unexpected end of document"));
         };
         self.pos = start + len;
@@ -327,6 +467,40 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// After the start tag of `name`: when the element is one CDATA section or one run of
+    /// text without references, then exactly `</name>`, moves past it all and gives the
+    /// text. Otherwise stays put (the general path reads it, errors included).
+    fn simple_text(&mut self, name: &str) -> Option<&'a str> {
+        let start = self.pos;
+        let text = if self.starts_with("<![CDATA[") {
+            self.take_until(9, "]]>", "").ok()
+        } else {
+            let run = self.text_run();
+            (self.peek() == Some(b'<')).then_some(run)
+        };
+        match text {
+            Some(text) if self.starts_with("</") && self.expected_end_tag(name) => Some(text),
+            _ => {
+                self.pos = start;
+                None
+            }
+        }
+    }
+
+    /// Moves past `</name>` if that is exactly what comes next.
+    fn expected_end_tag(&mut self, name: &str) -> bool {
+        let end = self.pos + 2 + name.len();
+        let matches = self
+            .bytes()
+            .get(self.pos + 2..end)
+            .is_some_and(|found| short_eq(found, name.as_bytes()))
+            && self.bytes().get(end) == Some(&b'>');
+        if matches {
+            self.pos = end + 1;
+        }
+        matches
+    }
+
     /// `</name>` (whitespace allowed before `>`): the name.
     fn end_tag(&mut self) -> Result<&'a str, XmlError> {
         self.pos += 2;
@@ -384,15 +558,16 @@ mod tests {
     use proptest::prelude::*;
 
     use super::parse;
-    use crate::codec::DecodeLimits;
+    use crate::codec::{DecodeLimits, Fields};
     use crate::error::XmlError;
     use crate::xml_reference;
 
     fn both(doc: &str) -> (Result<String, XmlError>, Result<String, XmlError>) {
         let limits = DecodeLimits::DEFAULT;
-        let ours = parse(doc, &limits).map(|tree| format!("{tree:?}"));
-        let reference =
-            xml_reference::parse_document(doc.as_bytes(), &limits).map(|tree| format!("{tree:?}"));
+        let ours = parse(doc, &limits).map(|fields| format!("{fields:?}"));
+        let reference = xml_reference::parse_document(doc.as_bytes(), &limits)
+            .and_then(Fields::from_elements)
+            .map(|fields| format!("{fields:?}"));
         (ours, reference)
     }
 
@@ -404,6 +579,9 @@ mod tests {
             include_str!("../tests/it/data/sendredpack_sign_error.xml"),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- c --><xml><a x=\"1\" y='>'>t</a><b/></xml>\n",
             "<xml><a>x&lt;&amp;&gt;&#60;&#x26;y<![CDATA[<&]]>z</a></xml>",
+            "<xml><a><![CDATA[x]]></a><b>y</b><c></c><d> </d><e><![CDATA[]]></e></xml>",
+            "<xml><a><![CDATA[x]]>y</a><b>y<![CDATA[x]]></b><c>t<!--c--></c></xml>",
+            "<xml><hblist><hbinfo><o><![CDATA[x]]></o><n>1</n></hbinfo></hblist></xml>",
             "<xml></xml>",
             "<xml/>",
         ] {
@@ -431,6 +609,24 @@ mod tests {
         }
     }
 
+    #[test]
+    fn near_misses_of_a_simple_element_are_refused_by_both() {
+        for doc in [
+            "<xml><a><![CDATA[x]]>//a></xml>",
+            "<xml><a><![CDATA[x]]><.a></xml>",
+            "<xml><a>x</b></xml>",
+            "<xml><a><![CDATA[x]]></ab></xml>",
+            "<xml><a><![CDATA[x]]></a</xml>",
+            "<xml><a><![CDATA[x]></a></xml>",
+        ] {
+            let (ours, reference) = both(doc);
+            assert!(
+                ours.is_err() && reference.is_err(),
+                "{doc:?}: {ours:?} / {reference:?}"
+            );
+        }
+    }
+
     /// Both accept with the same tree, or both refuse; the one difference allowed is a name
     /// holding markup characters (`<<a/>` is an element named `<a` to quick-xml), which the
     /// scanner refuses.
@@ -450,6 +646,50 @@ mod tests {
             (Err(_), reference) => prop_assert!(reference.is_err(), "{:?}: {:?}", doc, ours),
         }
         Ok(())
+    }
+
+    proptest! {
+        /// The word-at-a-time searches find what a byte-by-byte search finds, wherever it is
+        /// (before, across and after the word-at-a-time stretch).
+        #[test]
+        fn word_searches_agree_with_the_byte_by_byte_search(
+            bytes in proptest::collection::vec(
+                prop_oneof![
+                    8 => prop::sample::select(b"ab\x80\xff\x00".to_vec()),
+                    1 => prop::sample::select(b"]<&".to_vec()),
+                    1 => any::<u8>(),
+                ],
+                0..150,
+            )
+        ) {
+            for needle in [b']', b'<', b'&', 0, 0x80, 0xff] {
+                prop_assert_eq!(
+                    super::find_byte(&bytes, needle),
+                    bytes.iter().position(|&b| b == needle)
+                );
+            }
+            prop_assert_eq!(
+                super::find_either(&bytes, b'<', b'&'),
+                bytes.iter().position(|&b| b == b'<' || b == b'&')
+            );
+        }
+
+        /// The word-at-a-time name scan ends where the byte-by-byte rule does.
+        #[test]
+        fn name_len_agrees_with_the_byte_rule(
+            bytes in proptest::collection::vec(
+                prop_oneof![
+                    4 => prop::sample::select(b"abz_AZ".to_vec()),
+                    1 => any::<u8>(),
+                ],
+                0..40,
+            )
+        ) {
+            let expected = bytes
+                .iter()
+                .position(|&b| super::NAME_CLASS[usize::from(b)] != super::NAME_PART);
+            prop_assert_eq!(super::name_len(&bytes), expected);
+        }
     }
 
     proptest! {

@@ -1,14 +1,14 @@
 //! One field table per message: the struct, its decoding, its encoding and (for requests)
 //! its signed field set all come from the same list, so they cannot drift apart.
 
-use crate::codec::{FieldReader, WireValue, XmlWriter};
+use crate::codec::{FieldReader, Name, WireValue, XmlWriter};
 use crate::error::Error;
 use crate::sign_fields::SignFields;
 
 /// How a struct field is read from and written to the message (a required value, an
 /// optional one, or a group of fields flattened into the message).
 pub(crate) trait Slot: Sized {
-    fn read(r: &mut FieldReader<'_>, name: &'static str) -> Result<Self, Error>;
+    fn read(r: &mut FieldReader<'_>, name: Name) -> Result<Self, Error>;
     fn write(&self, w: &mut XmlWriter, name: &str);
 }
 
@@ -18,7 +18,7 @@ pub(crate) trait SignSlot {
 }
 
 impl<T: WireValue> Slot for T {
-    fn read(r: &mut FieldReader<'_>, name: &'static str) -> Result<Self, Error> {
+    fn read(r: &mut FieldReader<'_>, name: Name) -> Result<Self, Error> {
         r.required(name)
     }
 
@@ -28,7 +28,7 @@ impl<T: WireValue> Slot for T {
 }
 
 impl<T: WireValue> Slot for Option<T> {
-    fn read(r: &mut FieldReader<'_>, name: &'static str) -> Result<Self, Error> {
+    fn read(r: &mut FieldReader<'_>, name: Name) -> Result<Self, Error> {
         r.optional(name)
     }
 
@@ -101,10 +101,13 @@ macro_rules! wire_struct {
         impl $crate::wire_struct::Slot for $name {
             fn read(
                 r: &mut $crate::codec::FieldReader<'_>,
-                _name: &'static str,
+                _name: $crate::codec::Name,
             ) -> Result<Self, $crate::Error> {
                 Ok(Self {
-                    $( $field: $crate::wire_struct::Slot::read(r, stringify!($field))?, )+
+                    $( $field: $crate::wire_struct::Slot::read(
+                        r,
+                        const { $crate::codec::Name::known(stringify!($field)) },
+                    )?, )+
                     unknown: ::std::collections::BTreeMap::new(),
                 })
             }
@@ -118,7 +121,10 @@ macro_rules! wire_struct {
         impl $crate::XmlMessage for $name {
             fn from_raw(raw: $crate::RawMessage<'_>) -> Result<Self, $crate::Error> {
                 let mut r = raw.into_reader();
-                let mut message: Self = $crate::wire_struct::Slot::read(&mut r, "xml")?;
+                let mut message: Self = $crate::wire_struct::Slot::read(
+                    &mut r,
+                    const { $crate::codec::Name::known("xml") },
+                )?;
                 message.unknown = r.into_unknown();
                 Ok(message)
             }

@@ -79,7 +79,7 @@ pub(crate) fn parse_document<'a>(
                 };
                 let (name, value) = frame.finish()?;
                 match stack.last_mut() {
-                    Some(parent) => parent.children.push((name, value)),
+                    Some(parent) => parent.push_child(name, value),
                     None => match value {
                         Node::Elements(children) => root = Some(children),
                         Node::Text(t) if is_xml_whitespace(&t) => root = Some(Vec::new()),
