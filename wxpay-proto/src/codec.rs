@@ -78,6 +78,7 @@ impl<'a> Fields<'a> {
     /// The fields of a list of elements; the first name given twice is an error.
     pub(crate) fn from_elements(children: Vec<(Cow<'a, str>, Node<'a>)>) -> Result<Self, XmlError> {
         let mut fields = Fields::new();
+        fields.entries.reserve_exact(children.len());
         for (name, value) in children {
             fields
                 .insert(name, value)
@@ -122,7 +123,7 @@ impl<'a> Fields<'a> {
             None if self.entries.iter().any(|(n, _)| *n == name) => return Err(name),
             None => {}
         }
-        if self.entries.is_empty() {
+        if self.entries.capacity() == 0 {
             // A message has about twenty fields: grow once, not five times.
             self.entries.reserve(24);
         }
@@ -634,7 +635,7 @@ fn has_ffxx_nonchar(bytes: &[u8]) -> bool {
 /// `s.chars().all(is_xml_char)`, on bytes: in UTF-8 the only characters XML refuses are the
 /// C0 controls other than tab, LF and CR (single bytes below 0x20) and U+FFFE / U+FFFF
 /// (`EF BF BE`, `EF BF BF`); surrogates cannot occur in a `str`.
-fn all_xml_chars(s: &str) -> bool {
+pub(crate) fn all_xml_chars(s: &str) -> bool {
     let bytes = s.as_bytes();
     // In UTF-8 a byte below 0x20 is always that control character itself. One pass without
     // early exit, which the compiler vectorises; then the rare `EF` lead bytes.
@@ -720,28 +721,28 @@ impl<'a> FieldReader<'a> {
         }
     }
 
-    /// A list `<name><item>…</item>…</name>`; elements not named `item` are ignored.
+    /// A list `<name><item>…</item>…</name>`, item by item; elements not named `item` are
+    /// ignored.
     pub(crate) fn list(
         &mut self,
         name: Name,
         item: &'static str,
-    ) -> Result<Vec<FieldReader<'a>>, Error> {
-        match self.fields.take(name) {
-            None => Ok(Vec::new()),
-            Some(Node::Text(t)) if is_xml_whitespace(&t) => Ok(Vec::new()),
-            Some(Node::Text(_)) => Err(Error::field(name.text, FieldProblem::Shape)),
-            Some(Node::Elements(children)) => children
-                .into_iter()
-                .filter(|(n, _)| n == item)
-                .map(|(_, value)| match value {
-                    Node::Elements(inner) => Ok(RawMessage::from_elements(inner)?.into_reader()),
-                    Node::Text(t) if is_xml_whitespace(&t) => Ok(FieldReader {
-                        fields: Fields::new(),
-                    }),
-                    Node::Text(_) => Err(Error::field(item, FieldProblem::Shape)),
-                })
-                .collect(),
-        }
+    ) -> Result<impl Iterator<Item = Result<FieldReader<'a>, Error>>, Error> {
+        let children = match self.fields.take(name) {
+            None => Vec::new(),
+            Some(Node::Text(t)) if is_xml_whitespace(&t) => Vec::new(),
+            Some(Node::Text(_)) => return Err(Error::field(name.text, FieldProblem::Shape)),
+            Some(Node::Elements(children)) => children,
+        };
+        Ok(children.into_iter().filter(move |(n, _)| n == item).map(
+            move |(_, value)| match value {
+                Node::Elements(inner) => Ok(RawMessage::from_elements(inner)?.into_reader()),
+                Node::Text(t) if is_xml_whitespace(&t) => Ok(FieldReader {
+                    fields: Fields::new(),
+                }),
+                Node::Text(_) => Err(Error::field(item, FieldProblem::Shape)),
+            },
+        ))
     }
 
     /// The fields nobody took, copied out of the document.

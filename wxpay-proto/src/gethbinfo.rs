@@ -193,8 +193,8 @@ impl HbInfo {
 impl Slot for Vec<HbInfo> {
     fn read(r: &mut FieldReader<'_>, name: Name) -> Result<Self, Error> {
         r.list(name, "hbinfo")?
-            .into_iter()
-            .map(|mut item| {
+            .map(|item| {
+                let mut item = item?;
                 let mut info = HbInfo::read(&mut item, const { Name::known("hbinfo") })?;
                 info.unknown = item.into_unknown();
                 Ok(info)

@@ -125,6 +125,13 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
             frame.has_text = true;
             let mut buf = [0u8; 4];
             frame.push_text(Cow::Owned(c.encode_utf8(&mut buf).to_owned()));
+        } else if matches!(byte, b'\n' | b' ' | b'\t' | b'\r')
+            && stack.last().is_none_or(|frame| frame.has_children)
+        {
+            // Layout between elements (or around the root): no value to keep, and whatever
+            // follows the whitespace is read on its own (non-whitespace text still counts as
+            // text where it must not be).
+            s.skip_whitespace();
         } else {
             let run = s.text_run();
             match stack.last_mut() {

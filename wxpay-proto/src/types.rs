@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use crate::codec::{ValueSink, WireValue, is_xml_char, parse_canonical_u64};
+use crate::codec::{ValueSink, WireValue, all_xml_chars, is_xml_char, parse_canonical_u64};
 use crate::error::{Error, FieldProblem};
 use crate::sign_fields::SignValue;
 
@@ -130,6 +130,29 @@ enum Charset {
 }
 
 impl Charset {
+    /// Whether every character of `s` is allowed, on bytes: for the ASCII sets a byte test
+    /// (any byte of 0x80 and above is refused there), for text the single-byte refusals plus
+    /// the two multi-byte ones (U+0080–U+009F are `C2 80`–`C2 9F`; U+FFFE/U+FFFF start with
+    /// `EF`), looked for only when such a lead byte occurs. Each test is a fold without early
+    /// exit and without `&&`/`||`, which the compiler vectorises.
+    fn allows_all(self, s: &str) -> bool {
+        let bytes = s.as_bytes();
+        let refused = |test: fn(u8) -> bool| bytes.iter().fold(false, |seen, &b| seen | test(b));
+        match self {
+            Self::Digits => !refused(|b| !b.is_ascii_digit()),
+            Self::Alnum => !refused(|b| !b.is_ascii_alphanumeric()),
+            Self::Token => !refused(|b| !(b.is_ascii_alphanumeric() | (b == b'_') | (b == b'-'))),
+            Self::PrintableAscii => !refused(|b| !b.is_ascii_graphic()),
+            Self::Text => {
+                let bad = refused(|b| {
+                    ((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r')) | (b == 0x7F)
+                });
+                let lead = refused(|b| (b == 0xC2) | (b == 0xEF));
+                !bad && (!lead || (!has_c1(bytes) && all_xml_chars(s)))
+            }
+        }
+    }
+
     fn allows(self, c: char) -> bool {
         match self {
             Self::Digits => c.is_ascii_digit(),
@@ -151,12 +174,27 @@ impl Charset {
     }
 }
 
+/// Whether a C1 control (U+0080–U+009F, `C2 80`–`C2 9F`) occurs.
+fn has_c1(bytes: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(skip) = memchr::memchr(0xC2, &bytes[from..]) {
+        let at = from + skip;
+        if matches!(bytes.get(at + 1), Some(0x80..=0x9F)) {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
 /// Checks a required string: non-empty, at most `max` characters, all in `charset`.
 fn check(field: &'static str, s: &str, max: usize, charset: Charset) -> Result<(), Error> {
     if s.is_empty() {
         return Err(Error::field(field, FieldProblem::Missing));
     }
-    if let Some(found) = s.chars().find(|&c| !charset.allows(c)) {
+    if charset.allows_all(s) {
+        // The common case, checked on bytes; the loop below finds the character to report.
+    } else if let Some(found) = s.chars().find(|&c| !charset.allows(c)) {
         return Err(Error::field(
             field,
             FieldProblem::Charset {
@@ -165,7 +203,11 @@ fn check(field: &'static str, s: &str, max: usize, charset: Charset) -> Result<(
             },
         ));
     }
-    let actual = s.chars().count();
+    let actual = match charset {
+        // Only ASCII got this far: a byte is a character.
+        Charset::Digits | Charset::Alnum | Charset::Token | Charset::PrintableAscii => s.len(),
+        Charset::Text => s.chars().count(),
+    };
     if actual > max {
         return Err(Error::field(field, FieldProblem::TooLong { max, actual }));
     }
@@ -454,4 +496,29 @@ fn percent_encode(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Charset;
+
+    #[test]
+    fn the_byte_checks_agree_with_the_character_rules() {
+        let sets = [
+            Charset::Digits,
+            Charset::Alnum,
+            Charset::Token,
+            Charset::PrintableAscii,
+            Charset::Text,
+        ];
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let one = c.to_string();
+            let within = format!("ab{c}cd");
+            for set in sets {
+                assert_eq!(set.allows_all(&one), set.allows(c), "{c:?}");
+                let expected = within.chars().all(|c| set.allows(c));
+                assert_eq!(set.allows_all(&within), expected, "{c:?} within");
+            }
+        }
+    }
 }
