@@ -6,43 +6,92 @@ use std::fmt;
 /// `sign`).
 const CAPACITY: usize = 20;
 
+/// The longest decimal `u64` (`18446744073709551615`).
+const MAX_DIGITS: usize = 20;
+
+/// Room for the digits of the numeric fields: four of the longest, twice what any request
+/// signs (`total_amount` and `total_num`).
+const DIGITS_ROOM: usize = 4 * MAX_DIGITS;
+
+/// `10`, `100`, … `10^19`: the smallest numbers of 2, 3, … 20 digits.
+const POWERS_OF_TEN: [u64; MAX_DIGITS - 1] = {
+    let mut powers = [10; MAX_DIGITS - 1];
+    let mut i = 1;
+    while i < powers.len() {
+        powers[i] = powers[i - 1] * 10;
+        i += 1;
+    }
+    powers
+};
+
+/// How many decimal digits `n` has. Signed numbers are short: a few comparisons.
+fn digit_count(n: u64) -> usize {
+    1 + POWERS_OF_TEN.iter().take_while(|&&p| n >= p).count()
+}
+
+/// `00` to `99`: two digits per lookup.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
+/// Writes the decimal digits of `n` at the end of `out`, which must have room for them;
+/// returns where they start.
+fn write_digits(out: &mut [u8], mut n: u64) -> usize {
+    let mut at = out.len();
+    while n >= 100 {
+        // `n % 100` is below 100.
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        at -= 2;
+        out[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        at -= 2;
+        out[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
+        at -= 1;
+        // `n` is below 10.
+        out[at] = b'0' + n as u8;
+    }
+    at
+}
+
 /// A short decimal number held inline.
 #[derive(Clone, Copy)]
 pub(crate) struct Digits {
-    buf: [u8; 20],
-    len: u8,
+    /// The digits are `buf[start..]`.
+    buf: [u8; MAX_DIGITS],
+    start: u8,
 }
 
 impl Digits {
-    pub(crate) fn new(mut n: u64) -> Self {
-        let mut buf = [0u8; 20];
-        let mut at = buf.len();
-        loop {
-            at -= 1;
-            // `n % 10` is below 10.
-            buf[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        buf.copy_within(at.., 0);
+    pub(crate) fn new(n: u64) -> Self {
+        let mut buf = [0u8; MAX_DIGITS];
+        let start = write_digits(&mut buf, n);
         Self {
             buf,
-            len: (20 - at) as u8,
+            // At most `MAX_DIGITS`.
+            start: start as u8,
         }
     }
 
     pub(crate) fn as_str(&self) -> &str {
         // Only ASCII digits are ever written.
-        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
+        std::str::from_utf8(&self.buf[usize::from(self.start)..]).unwrap_or("")
     }
 }
 
+/// A signed value: borrowed text, or a number whose digits are `digits[start..end]` of its
+/// [`SignFields`]. The unused entries hold `Number { start: 0, end: 0 }`: all zero bits, so
+/// that a fresh [`SignFields`] is zeroed rather than filled with a pattern.
 #[derive(Clone, Copy)]
 enum Value<'a> {
     Str(&'a str),
-    Number(Digits),
+    Number { start: u8, end: u8 },
 }
 
 /// A field's value as the signature sees it: text as sent, or an integer.
@@ -60,47 +109,81 @@ pub(crate) enum SignValue<'a> {
 /// Feed the pairs to `wxpay_sign::sign`.
 #[derive(Clone, Copy)]
 pub struct SignFields<'a> {
-    entries: [(&'static str, Value<'a>); CAPACITY],
-    len: usize,
+    /// Names are `None` only past `len` (so that a fresh array is all zero bits).
+    entries: [(Option<&'static str>, Value<'a>); CAPACITY],
+    len: u8,
+    /// How many bytes of `digits` are used.
+    digits_len: u8,
+    /// The digits of every numeric value, back to back: ASCII, validated as UTF-8 once per
+    /// [`pairs`](Self::pairs) call rather than once per number.
+    digits: [u8; DIGITS_ROOM],
 }
 
 impl<'a> SignFields<'a> {
     pub(crate) fn new() -> Self {
         Self {
-            entries: [("", Value::Str("")); CAPACITY],
+            entries: [(None, Value::Number { start: 0, end: 0 }); CAPACITY],
             len: 0,
+            digits_len: 0,
+            digits: [0; DIGITS_ROOM],
         }
     }
 
     /// Adds a field; an empty text value is left out (it does not take part in a signature).
+    #[inline]
     pub(crate) fn push(&mut self, name: &'static str, value: SignValue<'a>) {
+        // Every request type has at most CAPACITY signed fields (a test checks the largest);
+        // a field past it would be a bug in this crate, so it is dropped rather than panic.
+        let Some(slot) = self.entries.get_mut(usize::from(self.len)) else {
+            debug_assert!(false, "more than {CAPACITY} signed fields");
+            return;
+        };
         let value = match value {
             SignValue::Str("") => return,
             SignValue::Str(s) => Value::Str(s),
-            SignValue::Number(n) => Value::Number(Digits::new(n)),
+            SignValue::Number(n) => {
+                let start = usize::from(self.digits_len);
+                let end = start + digit_count(n);
+                // As above: more digits than fit would be a bug in this crate.
+                let Some(room) = self.digits.get_mut(start..end) else {
+                    debug_assert!(false, "more than {DIGITS_ROOM} digits of numbers");
+                    return;
+                };
+                write_digits(room, n);
+                // Both at most `DIGITS_ROOM`.
+                self.digits_len = end as u8;
+                Value::Number {
+                    start: start as u8,
+                    end: end as u8,
+                }
+            }
         };
-        // Every request type has at most CAPACITY signed fields (a test checks the largest);
-        // a field past it would be a bug in this crate, so it is dropped rather than panic.
-        if let Some(slot) = self.entries.get_mut(self.len) {
-            *slot = (name, value);
-            self.len += 1;
-        }
+        *slot = (Some(name), value);
+        self.len += 1;
     }
 
     /// The `(name, value)` pairs, sorted by the bytes of their names (the signing order).
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + Clone + '_ {
-        self.entries[..self.len].iter().map(|(name, value)| {
-            let value = match value {
-                Value::Str(s) => *s,
-                Value::Number(d) => d.as_str(),
-            };
-            (*name, value)
-        })
+        // Only ASCII digits are ever written.
+        let digits =
+            std::str::from_utf8(&self.digits[..usize::from(self.digits_len)]).unwrap_or("");
+        self.entries[..usize::from(self.len)]
+            .iter()
+            .map(move |&(name, value)| {
+                let name = name.unwrap_or("");
+                let value = match value {
+                    Value::Str(s) => s,
+                    Value::Number { start, end } => digits
+                        .get(usize::from(start)..usize::from(end))
+                        .unwrap_or(""),
+                };
+                (name, value)
+            })
     }
 
     /// Number of fields.
     pub fn len(&self) -> usize {
-        self.len
+        usize::from(self.len)
     }
 
     /// Whether no field is set.
@@ -117,12 +200,82 @@ impl fmt::Debug for SignFields<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::Digits;
+    use super::{CAPACITY, Digits, SignFields, SignValue};
+
+    /// Every digit count and the values around each power of ten.
+    fn numbers() -> Vec<u64> {
+        let mut numbers = vec![0, 1, 7, 42, 1000, 20000, u64::from(u32::MAX), u64::MAX];
+        for power in 1..20 {
+            let p = 10u64.pow(power);
+            numbers.extend([p - 1, p, p + 1]);
+        }
+        numbers
+    }
 
     #[test]
     fn digits_render_like_display() {
-        for n in [0u64, 7, 10, 1000, 20000, u64::from(u32::MAX), u64::MAX] {
+        for n in numbers() {
             assert_eq!(Digits::new(n).as_str(), n.to_string());
+        }
+    }
+
+    #[test]
+    fn numbers_between_texts_read_back_in_order() {
+        for n in numbers() {
+            let mut f = SignFields::new();
+            f.push("a", SignValue::Number(n));
+            f.push("b", SignValue::Str("x"));
+            f.push("c", SignValue::Str(""));
+            f.push("d", SignValue::Number(n / 3));
+            f.push("e", SignValue::Number(u64::MAX));
+            let (a, b, d, e) = (
+                n.to_string(),
+                "x",
+                (n / 3).to_string(),
+                u64::MAX.to_string(),
+            );
+            let expected = [
+                ("a", a.as_str()),
+                ("b", b),
+                ("d", d.as_str()),
+                ("e", e.as_str()),
+            ];
+            assert_eq!(f.pairs().collect::<Vec<_>>(), expected);
+            assert_eq!(f.len(), 4);
+        }
+    }
+
+    #[test]
+    fn four_numbers_of_twenty_digits_fit() {
+        let mut f = SignFields::new();
+        for name in ["a", "b", "c", "d"] {
+            f.push(name, SignValue::Number(u64::MAX));
+        }
+        let max = u64::MAX.to_string();
+        assert!(f.pairs().all(|(_, value)| value == max));
+        assert_eq!(f.len(), 4);
+    }
+
+    #[test]
+    fn capacity_fields_fit() {
+        let names: Vec<&'static str> = (0..CAPACITY).map(|i| &*format!("f{i:02}").leak()).collect();
+        let mut f = SignFields::new();
+        for (i, &name) in names.iter().enumerate() {
+            if i % 2 == 0 {
+                f.push(name, SignValue::Str("v"));
+            } else {
+                f.push(name, SignValue::Number(i as u64));
+            }
+        }
+        assert_eq!(f.len(), CAPACITY);
+        for (i, (name, value)) in f.pairs().enumerate() {
+            assert_eq!(name, names[i]);
+            let expected = if i % 2 == 0 {
+                "v".to_owned()
+            } else {
+                i.to_string()
+            };
+            assert_eq!(value, expected);
         }
     }
 }
