@@ -26,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let key = fixture.key()?;
     let pairs = fixture.pairs();
     let signer = Signer::new(key.clone());
+    let values = fixture.values()?;
     let keyed = hmac::Hmac::<sha2::Sha256>::new_from_slice(fixture.api_key.as_bytes())?;
     let mut signed = fixture.request()?;
     signed.set_sign(
@@ -60,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 RESPONSE_GETHBINFO_XML.as_bytes(),
             )))),
             "round" => {
-                let mut request = fixture.request()?;
+                let mut request = values.build()?;
                 let signature = sign(SignType::Md5, &key, request.sign_fields().pairs())?;
                 request.set_sign(signature.as_str().to_owned());
                 drop(black_box(request.to_xml()));

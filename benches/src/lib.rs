@@ -96,26 +96,91 @@ impl Fixture {
     /// The typed `sendredpack` request built from the parameters (the first step of a
     /// client's round).
     pub fn request(&self) -> Result<Request, FixtureError> {
-        build_request(self).map_err(|e| FixtureError(e.to_string()))
+        self.values()?.build()
     }
 }
 
-fn build_request(f: &Fixture) -> Result<Request, Box<dyn std::error::Error>> {
-    let p = |name: &str| f.param(name);
-    let mut request = Request::new(
-        NonceStr::new(p("nonce_str")?)?,
-        MchBillno::new(p("mch_billno")?)?,
-        MchId::new(p("mch_id")?)?,
-        AppId::new(p("wxappid")?)?,
-        SendName::new(p("send_name")?)?,
-        OpenId::new(p("re_openid")?)?,
-        Fen::new(p("total_amount")?.parse()?),
-        Wishing::new(p("wishing")?)?,
-        ClientIp::new(p("client_ip")?)?,
-        ActName::new(p("act_name")?)?,
-        Remark::new(p("remark")?)?,
-    );
-    request.total_num = p("total_num")?.parse()?;
-    request.scene_id = Some(SceneId::from(p("scene_id")?));
-    Ok(request)
+/// The fixture request's values, looked up once: what a caller holds before building the
+/// typed request (the round benchmark builds from these, so it measures the SDK, not a search
+/// through the JSON's parameters).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RequestValues<'a> {
+    /// `nonce_str`.
+    pub nonce_str: &'a str,
+    /// `mch_billno`.
+    pub mch_billno: &'a str,
+    /// `mch_id`.
+    pub mch_id: &'a str,
+    /// `wxappid`.
+    pub wxappid: &'a str,
+    /// `send_name`.
+    pub send_name: &'a str,
+    /// `re_openid`.
+    pub re_openid: &'a str,
+    /// `total_amount`.
+    pub total_amount: u64,
+    /// `total_num`.
+    pub total_num: u32,
+    /// `wishing`.
+    pub wishing: &'a str,
+    /// `client_ip`.
+    pub client_ip: &'a str,
+    /// `act_name`.
+    pub act_name: &'a str,
+    /// `remark`.
+    pub remark: &'a str,
+    /// `scene_id`.
+    pub scene_id: &'a str,
+}
+
+impl RequestValues<'_> {
+    /// Builds and validates the typed `sendredpack` request.
+    pub fn build(&self) -> Result<Request, FixtureError> {
+        let e = |e: wxpay_proto::Error| FixtureError(e.to_string());
+        let mut request = Request::new(
+            NonceStr::new(self.nonce_str).map_err(e)?,
+            MchBillno::new(self.mch_billno).map_err(e)?,
+            MchId::new(self.mch_id).map_err(e)?,
+            AppId::new(self.wxappid).map_err(e)?,
+            SendName::new(self.send_name).map_err(e)?,
+            OpenId::new(self.re_openid).map_err(e)?,
+            Fen::new(self.total_amount),
+            Wishing::new(self.wishing).map_err(e)?,
+            ClientIp::new(self.client_ip).map_err(e)?,
+            ActName::new(self.act_name).map_err(e)?,
+            Remark::new(self.remark).map_err(e)?,
+        );
+        request.total_num = self.total_num;
+        request.scene_id = Some(SceneId::from(self.scene_id));
+        Ok(request)
+    }
+}
+
+impl Fixture {
+    /// The request's values by field.
+    pub fn values(&self) -> Result<RequestValues<'_>, FixtureError> {
+        let p = |name: &str| self.param(name);
+        let number = |name: &str| -> Result<u64, FixtureError> {
+            p(name)?
+                .parse()
+                .map_err(|e| FixtureError(format!("{name}: {e}")))
+        };
+        Ok(RequestValues {
+            nonce_str: p("nonce_str")?,
+            mch_billno: p("mch_billno")?,
+            mch_id: p("mch_id")?,
+            wxappid: p("wxappid")?,
+            send_name: p("send_name")?,
+            re_openid: p("re_openid")?,
+            total_amount: number("total_amount")?,
+            total_num: u32::try_from(number("total_num")?)
+                .map_err(|e| FixtureError(format!("total_num: {e}")))?,
+            wishing: p("wishing")?,
+            client_ip: p("client_ip")?,
+            act_name: p("act_name")?,
+            remark: p("remark")?,
+            scene_id: p("scene_id")?,
+        })
+    }
 }

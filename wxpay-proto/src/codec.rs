@@ -414,7 +414,17 @@ pub(crate) fn known_id(name: &str) -> Option<usize> {
     if bytes.len() > 14 {
         return None;
     }
-    let id = usize::from(NAME_SLOTS[name_hash(bytes)]).checked_sub(1)?;
+    let hash = match (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        // The same value as `name_hash`, from two word loads.
+        (Some(first), Some(last)) => {
+            let key = u32::from_le_bytes(*first)
+                ^ u32::from_le_bytes(*last).rotate_left(13)
+                ^ bytes.len() as u32;
+            (key.wrapping_mul(NAME_HASH_MULTIPLIER) >> 25) as usize
+        }
+        _ => name_hash(bytes),
+    };
+    let id = usize::from(NAME_SLOTS[hash]).checked_sub(1)?;
     short_eq(KNOWN_NAMES[id].as_bytes(), bytes).then_some(id)
 }
 
@@ -431,9 +441,16 @@ pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
         bytes.copy_from_slice(&s[at..at + 8]);
         u64::from_le_bytes(bytes)
     };
+    let half = |s: &[u8], at: usize| {
+        let mut bytes = [0u8; 4];
+        bytes.copy_from_slice(&s[at..at + 4]);
+        u32::from_le_bytes(bytes)
+    };
     if (8..=16).contains(&len) {
         word(a, 0) == word(b, 0) && word(a, len - 8) == word(b, len - 8)
-    } else if len < 8 {
+    } else if (4..8).contains(&len) {
+        half(a, 0) == half(b, 0) && half(a, len - 4) == half(b, len - 4)
+    } else if len < 4 {
         a.iter().zip(b).all(|(x, y)| x == y)
     } else {
         a == b
