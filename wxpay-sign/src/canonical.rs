@@ -263,25 +263,28 @@ impl<T: hmac::digest::Update> Sink for T {
     }
 }
 
-/// Hashes the string to sign of `pairs` and `key` into a sink made by `fresh`.
+/// Hashes the string to sign of `pairs` and `key` into `sink`, a fresh digest; `fresh` makes
+/// another one should it have to start over.
 ///
 /// One pass when the signed names arrive in strictly increasing byte order (wxpay-proto's
 /// requests give them so): each pair is written into the digest's buffer as it comes, its
 /// name checked against the previous one. At the first name out of order (or repeated), it
 /// starts over with a fresh sink through the sorting path ([`Canonical`]), from a copy of the
 /// iterator taken before the first pair.
+///
+/// The digest is fed in place, never moved: it is a few hundred bytes for HMAC-SHA256.
 pub(crate) fn hash_pairs<'a, I, S>(
     pairs: I,
     key: &[u8],
-    mut fresh: impl FnMut() -> S,
-) -> Result<S, SignError>
+    sink: &mut S,
+    fresh: impl FnOnce() -> S,
+) -> Result<(), SignError>
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
     I::IntoIter: Clone,
     S: Sink,
 {
     let pairs = pairs.into_iter();
-    let mut sink = fresh();
     let mut out = Chunker::new();
     let mut previous: Option<&str> = None;
     for (name, value) in pairs.clone() {
@@ -292,18 +295,18 @@ where
             && !precedes(previous.as_bytes(), name.as_bytes())
         {
             let canonical = Canonical::new(pairs)?;
-            sink = fresh();
+            *sink = fresh();
             canonical.feed(key, |piece| sink.update(piece));
-            return Ok(sink);
+            return Ok(());
         }
         previous = Some(name);
-        out.field(name.as_bytes(), value.as_bytes(), &mut sink);
+        out.field(name.as_bytes(), value.as_bytes(), sink);
     }
-    out.write(KEY_PREFIX.as_bytes(), &mut sink);
-    out.flush(&mut sink);
+    out.write(KEY_PREFIX.as_bytes(), sink);
+    out.flush(sink);
     // The key goes to the digest directly, never through the buffer: nothing to wipe.
     sink.update(key);
-    Ok(sink)
+    Ok(())
 }
 
 /// The spec's "stringA": the signed parameters sorted and joined as `k1=v1&k2=v2`, raw values,

@@ -182,11 +182,13 @@ impl Digest {
     ) -> Result<Self, SignError> {
         Ok(match sign_type {
             SignType::Md5 => {
-                let md5 = hash_pairs(pairs, key.bytes(), Md5::default)?;
+                let mut md5 = Md5::default();
+                hash_pairs(pairs, key.bytes(), &mut md5, Md5::default)?;
                 Self::new(&md5.finalize_fixed())
             }
             SignType::HmacSha256 => {
-                let mac = hash_pairs(pairs, key.bytes(), hmac)?;
+                let mut mac = hmac();
+                hash_pairs(pairs, key.bytes(), &mut mac, hmac)?;
                 Self::new(&mac.finalize_fixed())
             }
         })
