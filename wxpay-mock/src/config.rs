@@ -526,11 +526,18 @@ impl FileConfig {
     }
 }
 
+impl Drop for MerchantConfig {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.api_key);
+    }
+}
+
 impl FileMerchant {
     fn into_config(self) -> Result<MerchantConfig, Error> {
         let mut m = MerchantConfig::new(self.mch_id);
         m.appid = self.appid;
         m.mini_program_appid = self.mini_program_appid;
+        // Moved, not copied: the key's one buffer is wiped with the `MerchantConfig`.
         m.api_key = self.api_key;
         if let Some(b) = self.balance_fen {
             m.balance = Fen::new(b);

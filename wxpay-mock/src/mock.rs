@@ -94,6 +94,13 @@ impl MerchantCredentials {
     }
 }
 
+/// The key is wiped when the credentials go (it is only the mock's test key, but it is a key).
+impl Drop for MerchantCredentials {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.api_key);
+    }
+}
+
 impl std::fmt::Debug for MerchantCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MerchantCredentials")

@@ -262,6 +262,12 @@ pub(crate) struct MerchantToml {
     pub(crate) endpoint: String,
 }
 
+impl Drop for MerchantToml {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.api_key);
+    }
+}
+
 impl MerchantToml {
     /// Reads an existing file; `None` if absent or unreadable as a merchant file.
     pub(crate) fn read(path: &Path) -> Option<Self> {

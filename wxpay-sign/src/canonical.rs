@@ -240,9 +240,14 @@ fn copy_short(dst: &mut [u8], src: &[u8]) {
 }
 
 /// Whether `a` sorts strictly before `b` by bytes. Signed names are short and mostly differ
-/// in their first byte: an inline loop beats a call into `memcmp`.
+/// in their first byte: that is tested first, then an inline loop beats a call into `memcmp`.
 #[inline]
 fn precedes(a: &[u8], b: &[u8]) -> bool {
+    if let (Some(x), Some(y)) = (a.first(), b.first())
+        && x != y
+    {
+        return x < y;
+    }
     for (x, y) in a.iter().zip(b) {
         if x != y {
             return x < y;
@@ -286,20 +291,20 @@ where
 {
     let pairs = pairs.into_iter();
     let mut out = Chunker::new();
-    let mut previous: Option<&str> = None;
+    // Every name follows "" but "" itself: a first name that is empty takes the sorting path,
+    // which accepts it.
+    let mut previous: &[u8] = b"";
     for (name, value) in pairs.clone() {
         if value.is_empty() || name == "sign" {
             continue;
         }
-        if let Some(previous) = previous
-            && !precedes(previous.as_bytes(), name.as_bytes())
-        {
+        if !precedes(previous, name.as_bytes()) {
             let canonical = Canonical::new(pairs)?;
             *sink = fresh();
             canonical.feed(key, |piece| sink.update(piece));
             return Ok(());
         }
-        previous = Some(name);
+        previous = name.as_bytes();
         out.field(name.as_bytes(), value.as_bytes(), sink);
     }
     out.write(KEY_PREFIX.as_bytes(), sink);
