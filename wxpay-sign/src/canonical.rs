@@ -406,6 +406,42 @@ mod tests {
         }
     }
 
+    /// What [`hash_pairs`] feeds, as bytes.
+    #[derive(Default)]
+    struct Collect(Vec<u8>);
+
+    impl Sink for Collect {
+        fn update(&mut self, bytes: &[u8]) {
+            self.0.extend_from_slice(bytes);
+        }
+    }
+
+    fn hashed<'a>(pairs: &[(&'a str, &'a str)]) -> Result<String, SignError> {
+        let mut sink = Collect::default();
+        hash_pairs(pairs.iter().copied(), b"K", &mut sink, Collect::default)?;
+        Ok(String::from_utf8(sink.0).unwrap())
+    }
+
+    #[test]
+    fn the_one_pass_order_check_agrees_with_sorting_on_shared_prefixes_and_empty_names() {
+        let cases: &[&[(&str, &str)]] = &[
+            &[("mch_billno", "1"), ("mch_id", "2")],
+            &[("mch_id", "2"), ("mch_billno", "1")],
+            &[("ab", "1"), ("abc", "2")],
+            &[("abc", "2"), ("ab", "1")],
+            &[("", "1"), ("a", "2")],
+            &[("a", "2"), ("", "1")],
+            &[("", "1")],
+            &[("a", "1"), ("b", "2"), ("a", "3")],
+            &[("ab", "1"), ("ab", "2")],
+            &[("", "1"), ("", "2")],
+        ];
+        for pairs in cases {
+            let expected = Canonical::new(pairs.iter().copied()).map(|c| fed(&c, "K"));
+            assert_eq!(hashed(pairs), expected, "{pairs:?}");
+        }
+    }
+
     #[test]
     fn a_long_string_to_sign_is_fed_whole_and_in_order() {
         let long = "长".repeat(400);
