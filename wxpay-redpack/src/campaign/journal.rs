@@ -233,7 +233,7 @@ impl Journal {
     }
 
     /// The campaign, or `None` for an empty file. Refuses files that are not journals.
-    fn meta(&self) -> Result<Option<Meta>, CampaignError> {
+    pub(crate) fn meta(&self) -> Result<Option<Meta>, CampaignError> {
         let conn = self.lock();
         let read = self.err("read the journal");
         let header = |conn: &Connection| -> rusqlite::Result<(i64, i64, i64)> {

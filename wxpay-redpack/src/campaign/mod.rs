@@ -38,7 +38,8 @@
 //!   person, not for this code.
 //!
 //! A run holds an advisory lock on `<journal>.lock` (released when it ends or its process
-//! dies), so two processes never run one campaign at once.
+//! dies), so two processes never run one campaign at once; the creation of a campaign holds
+//! it too, so two processes started at once on a new journal never both create it.
 //!
 //! [`Campaign::reconcile`] settles only the unknown rows: `gethbinfo` first, then re-entry
 //! with the same billno when the record is not found.
@@ -442,9 +443,10 @@ impl Campaign {
     /// [`CampaignError::File`] for rows that break a rule (with their line numbers),
     /// [`CampaignError::Mismatch`] for a journal of another campaign,
     /// [`CampaignError::Options`] for a campaign number over [`MAX_CAMPAIGN_NO`] or an
-    /// `mch_id` too long for the billno, [`CampaignError::Journal`] /
-    /// [`CampaignError::Corrupt`] for a journal that cannot be used. The journal is unchanged
-    /// on error.
+    /// `mch_id` too long for the billno, [`CampaignError::Busy`] when another process is
+    /// creating the campaign (it holds the run lock, `<journal>.lock`),
+    /// [`CampaignError::Journal`] / [`CampaignError::Corrupt`] for a journal that cannot be
+    /// used. The journal is unchanged on error.
     pub fn prepare<T: Transport>(
         path: impl AsRef<Path>,
         client: &RedpackClient<T>,
@@ -498,6 +500,12 @@ impl Campaign {
             Some(journal) => journal,
             None => Journal::open_or_new(path)?.0,
         };
+        // Two processes started at once may both have found no campaign: the run lock lets
+        // one create it, and the other either is refused or resumes what the first created.
+        let _lock = RunLock::acquire(path)?;
+        if let Some(meta) = journal.meta()? {
+            return Self::resume(journal, meta, client, file, template, campaign_no);
+        }
         let meta = Meta {
             mch_id: client.mch_id().clone(),
             campaign_no: number,

@@ -771,3 +771,49 @@ async fn a_campaign_already_running_in_another_process_is_not_run_twice() {
     assert_eq!(report.sent.count, 2);
     assert_one_packet_per_row(&mock, &campaign);
 }
+
+#[tokio::test]
+async fn a_campaign_being_created_by_another_process_is_refused_then_created_once() {
+    // Arrange: someone else holds the run lock of a journal that does not exist yet (another
+    // process creating the same campaign).
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let client = client(&mock, &clock);
+    let lock = std::fs::File::create(dir.path().join("campaign.db.lock")).unwrap();
+    lock.try_lock().unwrap();
+
+    // Act
+    let busy = Campaign::prepare(
+        journal_path(&dir),
+        &client,
+        &rows(2, 100),
+        &template(),
+        Some(1),
+    )
+    .unwrap_err();
+    let uncreated = Campaign::open(journal_path(&dir)).unwrap_err();
+    drop(lock);
+    let campaign = Campaign::prepare(
+        journal_path(&dir),
+        &client,
+        &rows(2, 100),
+        &template(),
+        Some(1),
+    )
+    .unwrap();
+    let report = campaign
+        .run(&client, &RunOptions::default(), |_| {})
+        .await
+        .unwrap();
+
+    // Assert: refused as busy (not a failed second creation), and nothing created meanwhile.
+    assert!(matches!(busy, CampaignError::Busy { .. }), "{busy:?}");
+    assert!(
+        matches!(uncreated, CampaignError::Corrupt { .. }),
+        "{uncreated:?}"
+    );
+    assert!(campaign.was_created());
+    assert_eq!(report.sent.count, 2);
+    assert_one_packet_per_row(&mock, &campaign);
+}
