@@ -1,13 +1,22 @@
-//! A seeded soak (issue 8): reliable sends against a persistent `wxpay-mock` over mutual TLS on
+//! A seeded soak (issue 8), in two tests against a persistent `wxpay-mock` over mutual TLS on
 //! loopback, with random faults before and after the commit, concurrent duplicates, clock
 //! jumps across Beijing midnight and by 24 h, and restarts of the mock on the same data
-//! directory and ports (in the middle of a wave or between waves)
-//! — then a reconciliation and the checks: no Unknown left, exactly one
-//! packet per sent billno (at most one per billno), balance conserved to the fen, daily limits
-//! never exceeded.
+//! directory and ports:
 //!
-//! `WXPAY_SOAK_OPS` sets the number of sends (200 by default), `WXPAY_SOAK_SEED` the seed; a
-//! failure prints both so that the run replays.
+//! - the client's reliable send, in waves of concurrent sends (the mock restarted in the
+//!   middle of a wave or between waves), then an operator's resend of every Unknown;
+//! - the `wxpay-redpack batch` command on a campaign file (openids listed once, and heavy
+//!   users listed often enough to reach the daily limits), run in chunks by processes that are
+//!   killed with SIGKILL midway, sometimes two at once on the same journal (the later one must
+//!   be refused as busy), then `reconcile` and resumed batches until `status` shows every row
+//!   settled.
+//!
+//! Both end with the same checks: no Unknown left, exactly one packet per sent billno (at most
+//! one per billno), balance conserved to the fen, daily limits never exceeded, the mock's
+//! invariants; the batch soak also checks each journal row against its packet.
+//!
+//! `WXPAY_SOAK_OPS` sets the number of sends, and of campaign rows (200 by default),
+//! `WXPAY_SOAK_SEED` the seed; a failure prints both so that the run replays.
 
 #![allow(
     clippy::unwrap_used,
@@ -26,8 +35,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use wxpay_mock::{
-    ClockMode, DEFAULT_MCH_ID, FaultAction, FaultApi, FaultPlan, FaultRule, FaultStage,
-    MerchantConfig, MockServer,
+    ClockMode, DEFAULT_MCH_ID, FaultAction, FaultApi, FaultPlan, FaultRule, FaultStage, Limits,
+    MerchantConfig, MerchantSnapshot, MockServer, PacketSnapshot,
 };
 use wxpay_proto::{ActName, Fen, MchBillno, OpenId, Remark, Wishing};
 use wxpay_redpack::{Clock, RedPacket, RedpackClientBuilder, RetryPolicy, SendOutcome, Sleep};
@@ -137,9 +146,9 @@ fn addr_of(url: &str) -> SocketAddr {
         .unwrap()
 }
 
-/// A random fault plan over both commit stages.
-fn fault_plan(rng: &mut ChaCha8Rng) -> FaultPlan {
-    let p: f64 = rng.random_range(0.0..0.06);
+/// A random fault plan over both commit stages, each rule with a probability under `max_p`.
+fn fault_plan(rng: &mut ChaCha8Rng, max_p: f64) -> FaultPlan {
+    let p: f64 = rng.random_range(0.0..max_p);
     let mut rules = Vec::new();
     for stage in [FaultStage::BeforeCommit, FaultStage::AfterCommit] {
         for action in [
@@ -262,7 +271,7 @@ async fn seeded_soak_ends_settled_with_one_packet_per_billno_and_money_conserved
     while figures.sends < ops {
         let mock = clock.mock().unwrap();
         if rng.random_bool(0.3) {
-            mock.set_faults(fault_plan(&mut rng));
+            mock.set_faults(fault_plan(&mut rng, 0.06));
             figures.plans += 1;
         }
         match rng.random_range(0..10) {
@@ -376,30 +385,30 @@ async fn seeded_soak_ends_settled_with_one_packet_per_billno_and_money_conserved
         figures.faults
     );
     assert!(unsettled.is_empty(), "still unknown: {unsettled:?}");
-    let ledger = mock.ledger();
-    let merchant = ledger
-        .merchants
-        .iter()
-        .find(|m| m.mch_id == DEFAULT_MCH_ID)
-        .unwrap();
-    let mut per_billno: BTreeMap<&str, usize> = BTreeMap::new();
-    for p in &merchant.packets {
-        *per_billno.entry(p.mch_billno.as_str()).or_default() += 1;
-    }
-    assert!(
-        per_billno.values().all(|n| *n == 1),
-        "a billno with several packets: {:?}",
-        per_billno
-            .iter()
-            .filter(|(_, n)| **n > 1)
-            .collect::<Vec<_>>()
-    );
+    let merchant = check_ledger(&mock);
+    let packets = packets_by_billno(&merchant);
     for (billno, outcome) in &outcomes {
         assert!(!outcome.is_unknown(), "{billno}: {outcome:?}");
         if outcome.is_sent() {
-            assert_eq!(per_billno.get(billno.as_str()), Some(&1), "{billno}");
+            assert!(packets.contains_key(billno.as_str()), "{billno}");
         }
     }
+    assert!(figures.sends >= ops);
+    assert!(merchant.packets.len() as u64 <= ops);
+    assert!(!merchant.packets.is_empty());
+}
+
+/// The checks every soak ends with, on the default merchant's ledger: at most one packet per
+/// billno, the money conserved to the fen, no daily limit exceeded, and the mock's own
+/// invariants. Returns the merchant's ledger.
+fn check_ledger(mock: &MockServer) -> MerchantSnapshot {
+    let merchant = mock
+        .ledger()
+        .merchants
+        .into_iter()
+        .find(|m| m.mch_id == DEFAULT_MCH_ID)
+        .unwrap();
+    packets_by_billno(&merchant);
     // Money: what left the balance is exactly what the packets hold, less their refunds.
     let committed: u64 = merchant
         .packets
@@ -414,15 +423,17 @@ async fn seeded_soak_ends_settled_with_one_packet_per_billno_and_money_conserved
         by_status(&merchant.packets),
         mock.invariants()
     );
-    // Limits: at most 10 packets per user per Beijing day,
-    // and at most 1000 yuan to one user per Beijing day.
+    // Limits: at most 10 packets per user per Beijing day, at most 1000 yuan to one user per
+    // Beijing day, and at most the merchant's daily amount.
     let mut per_user_day: BTreeMap<(&str, &str), (u32, u64)> = BTreeMap::new();
+    let mut per_day: BTreeMap<&str, u64> = BTreeMap::new();
     for p in merchant.packets.iter().filter(|p| p.status != "FAILED") {
         let day = per_user_day
             .entry((p.re_openid.as_str(), date_of(&p.send_time)))
             .or_default();
         day.0 += 1;
         day.1 += p.total_amount;
+        *per_day.entry(date_of(&p.send_time)).or_default() += p.total_amount;
     }
     assert!(
         per_user_day
@@ -430,15 +441,31 @@ async fn seeded_soak_ends_settled_with_one_packet_per_billno_and_money_conserved
             .all(|(n, fen)| *n <= 10 && *fen <= 100_000),
         "{per_user_day:?}"
     );
+    let daily = Limits::DEFAULT.send_amount_per_day.get();
+    assert!(per_day.values().all(|fen| *fen <= daily), "{per_day:?}");
     let report = mock.invariants();
     assert!(report.ok, "{:?}", report.violations);
-    assert!(figures.sends >= ops);
-    assert!(merchant.packets.len() as u64 <= ops);
-    assert!(!merchant.packets.is_empty());
+    merchant
+}
+
+/// The merchant's packets by billno; fails if a billno has several.
+fn packets_by_billno(merchant: &MerchantSnapshot) -> BTreeMap<&str, &PacketSnapshot> {
+    let mut packets: BTreeMap<&str, &PacketSnapshot> = BTreeMap::new();
+    let mut several = Vec::new();
+    for p in &merchant.packets {
+        if packets.insert(p.mch_billno.as_str(), p).is_some() {
+            several.push(p.mch_billno.as_str());
+        }
+    }
+    assert!(
+        several.is_empty(),
+        "billnos with several packets: {several:?}"
+    );
+    packets
 }
 
 /// Per status: how many packets, their amount and their refunds.
-fn by_status(packets: &[wxpay_mock::PacketSnapshot]) -> BTreeMap<String, (usize, u64, u64)> {
+fn by_status(packets: &[PacketSnapshot]) -> BTreeMap<String, (usize, u64, u64)> {
     let mut out: BTreeMap<String, (usize, u64, u64)> = BTreeMap::new();
     for p in packets {
         let entry = out.entry(p.status.clone()).or_default();
@@ -501,5 +528,562 @@ async fn wait_unique(mut mock: Arc<MockServer>) -> MockServer {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
+    }
+}
+
+/// The same soak for the command line: the real `wxpay-redpack batch` on a campaign file, run
+/// in several processes against the persistent mock while the world changes around them.
+#[cfg(feature = "cli")]
+mod batch {
+    use std::collections::BTreeSet;
+    use std::fs::File;
+    use std::process::{Child, Command, ExitStatus, Stdio};
+
+    use serde_json::Value;
+    use wxpay_redpack::campaign::{Campaign, RowState};
+
+    use super::*;
+
+    const CAMPAIGN_NO: &str = "42";
+    /// Under the reliable soak's: every fault costs the tool at least a second of real time
+    /// (its retries are ≥ 1 s apart on the wall clock).
+    const MAX_FAULT_P: f64 = 0.03;
+    /// How often the test looks at the journal and the processes.
+    const POLL: Duration = Duration::from_millis(20);
+    /// How far the mock's clock moves at each poll: its rate windows, late commits and days
+    /// go on while the tool runs.
+    const TICK: Duration = Duration::from_secs(1);
+    /// The codes a row may legitimately end rejected with.
+    const LEGITIMATE: [&str; 5] = [
+        "SENDNUM_LIMIT",
+        "RCVDAMOUNT_LIMIT",
+        "SENDAMOUNT_LIMIT",
+        "FREQ_LIMIT",
+        "SEND_FAILED",
+    ];
+
+    #[derive(Debug, Default)]
+    struct Figures {
+        rounds: u64,
+        processes: u64,
+        kills: u64,
+        duplicates: u64,
+        refused: u64,
+        restarts: u64,
+        midrun_restarts: u64,
+        midnight_jumps: u64,
+        day_jumps: u64,
+        plans: u64,
+        faults: usize,
+        exits: BTreeMap<i32, u64>,
+    }
+
+    /// A campaign file of `rows` rows: most openids once, the others drawn from a few heavy
+    /// users, each listed often enough to reach the daily limits. Returns (openid, fen) by row.
+    fn write_campaign(path: &Path, rows: u64, rng: &mut ChaCha8Rng) -> Vec<(String, u64)> {
+        let heavy = (rows / 40).max(2);
+        let mut text = String::from("# the batch soak\n");
+        let mut out = Vec::new();
+        for row in 1..=rows {
+            let openid = if rng.random_bool(0.4) {
+                format!("oSoakHeavy{:04}", rng.random_range(0..heavy))
+            } else {
+                format!("oSoakOnce{row:07}")
+            };
+            let fen: u64 = rng.random_range(100..=20_000);
+            text.push_str(&format!("{openid},{}.{:02}\n", fen / 100, fen % 100));
+            out.push((openid, fen));
+        }
+        std::fs::write(path, text).unwrap();
+        out
+    }
+
+    /// The rows of a journal in each state, read as another process would (empty while it
+    /// does not exist yet).
+    fn journal_states(path: &Path) -> BTreeMap<String, u64> {
+        let Ok(conn) =
+            rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        else {
+            return BTreeMap::new();
+        };
+        let _ = conn.busy_timeout(Duration::from_secs(2));
+        let Ok(mut statement) = conn.prepare("SELECT state, count(*) FROM rows GROUP BY state")
+        else {
+            return BTreeMap::new();
+        };
+        statement
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map(|rows| {
+                rows.filter_map(Result::ok)
+                    .map(|(state, n)| (state, u64::try_from(n).unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn state_count(states: &BTreeMap<String, u64>, names: &[&str]) -> u64 {
+        names.iter().filter_map(|n| states.get(*n)).sum()
+    }
+
+    /// A running `wxpay-redpack`, killed if the test ends before it does.
+    struct Proc {
+        label: String,
+        child: Child,
+        stdout: PathBuf,
+        stderr: PathBuf,
+        killed: bool,
+        status: Option<ExitStatus>,
+    }
+
+    impl Proc {
+        fn running(&mut self) -> bool {
+            if self.status.is_none() {
+                self.status = self.child.try_wait().unwrap();
+            }
+            self.status.is_none()
+        }
+
+        fn kill(&mut self) {
+            if self.running() {
+                self.child.kill().unwrap();
+                self.status = Some(self.child.wait().unwrap());
+                self.killed = true;
+            }
+        }
+    }
+
+    impl Drop for Proc {
+        fn drop(&mut self) {
+            if self.status.is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+
+    /// A finished process: exit code (none when killed), stdout, stderr.
+    #[derive(Debug)]
+    struct Ended {
+        label: String,
+        code: Option<i32>,
+        killed: bool,
+        stdout: String,
+        stderr: String,
+    }
+
+    impl Ended {
+        fn json(&self) -> Value {
+            serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+                panic!(
+                    "{}: not JSON ({e}): {}\n{}",
+                    self.label, self.stdout, self.stderr
+                )
+            })
+        }
+
+        fn expect(self, codes: &[i32]) -> Self {
+            assert!(
+                self.code.is_some_and(|c| codes.contains(&c)),
+                "{} exited {:?}, expected one of {codes:?}\nstdout:\n{}\nstderr:\n{}",
+                self.label,
+                self.code,
+                self.stdout,
+                self.stderr
+            );
+            self
+        }
+    }
+
+    /// Runs the tool with the mock's `merchant.toml`, output to files in `dir`.
+    struct Tool {
+        config: PathBuf,
+        dir: PathBuf,
+        secret: String,
+        spawned: u64,
+    }
+
+    impl Tool {
+        fn spawn(&mut self, label: &str, args: &[String]) -> Proc {
+            self.spawned += 1;
+            let stdout = self.dir.join(format!("{}-{label}.out", self.spawned));
+            let stderr = self.dir.join(format!("{}-{label}.err", self.spawned));
+            let child = Command::new(env!("CARGO_BIN_EXE_wxpay-redpack"))
+                .current_dir(&self.dir)
+                .env_remove("WXPAY_API_KEY")
+                .arg("--config")
+                .arg(&self.config)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(File::create(&stdout).unwrap())
+                .stderr(File::create(&stderr).unwrap())
+                .spawn()
+                .unwrap();
+            Proc {
+                label: format!("{label} (process {})", self.spawned),
+                child,
+                stdout,
+                stderr,
+                killed: false,
+                status: None,
+            }
+        }
+
+        /// What a process printed, checked never to show the API key.
+        fn ended(&self, mut proc: Proc) -> Ended {
+            assert!(!proc.running(), "{} still runs", proc.label);
+            let stdout = std::fs::read_to_string(&proc.stdout).unwrap();
+            let stderr = std::fs::read_to_string(&proc.stderr).unwrap();
+            assert!(
+                !stdout.contains(&self.secret) && !stderr.contains(&self.secret),
+                "{} printed the API key",
+                proc.label
+            );
+            Ended {
+                label: proc.label.clone(),
+                code: proc.status.and_then(|s| s.code()),
+                killed: proc.killed,
+                stdout,
+                stderr,
+            }
+        }
+
+        /// Runs to the end, the mock's clock going on meanwhile.
+        async fn run(&mut self, label: &str, args: &[String], current: &Mutex<Current>) -> Ended {
+            let mut proc = self.spawn(label, args);
+            let deadline = Instant::now() + Duration::from_secs(600);
+            while proc.running() {
+                assert!(Instant::now() < deadline, "{} hangs", proc.label);
+                tick(current);
+                tokio::time::sleep(POLL).await;
+            }
+            self.ended(proc)
+        }
+    }
+
+    fn tick(current: &Mutex<Current>) {
+        let mock = current.lock().unwrap().mock.clone();
+        if let Some(mock) = mock {
+            mock.advance_clock(TICK);
+        }
+    }
+
+    fn jump_past_midnight(mock: &MockServer) {
+        mock.advance_clock(Duration::from_secs(to_past_midnight(mock.now())));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn seeded_batch_soak_of_the_cli_ends_with_one_packet_per_sent_row_and_money_conserved() {
+        // Arrange
+        let ops = env_u64("WXPAY_SOAK_OPS").unwrap_or(DEFAULT_OPS);
+        let seed = env_u64("WXPAY_SOAK_SEED").unwrap_or(DEFAULT_SEED);
+        let _report = SeedReport { seed, ops };
+        let started = Instant::now();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let rows = ops.max(10);
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("mock");
+        let first = start_mock(&data, seed, None).await;
+        let ports = (addr_of(first.base_url()), addr_of(first.admin_url()));
+        let mut tool = Tool {
+            config: first.default_merchant().merchant_toml_path().to_path_buf(),
+            dir: dir.path().to_path_buf(),
+            secret: first.default_merchant().api_key().to_owned(),
+            spawned: 0,
+        };
+        let current = Arc::new(Mutex::new(Current {
+            last_now: None,
+            mock: Some(Arc::new(first)),
+        }));
+        let mock_now = || current.lock().unwrap().mock.clone().unwrap();
+        let file = dir.path().join("openids.txt");
+        let content = write_campaign(&file, rows, &mut rng);
+        let journal = dir.path().join("campaign.db");
+        let journal_arg = journal.to_str().unwrap().to_owned();
+        let batch_args = |concurrency: u32, rate: u32, retry_rejected: bool| -> Vec<String> {
+            let mut args: Vec<String> = [
+                "batch",
+                file.to_str().unwrap(),
+                "--journal",
+                &journal_arg,
+                "--allow-duplicates",
+                "--campaign-no",
+                CAMPAIGN_NO,
+                "--json",
+            ]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect();
+            args.extend([
+                "--concurrency".to_owned(),
+                concurrency.to_string(),
+                "--rate".to_owned(),
+                rate.to_string(),
+            ]);
+            if retry_rejected {
+                args.push("--retry-rejected".to_owned());
+            }
+            args
+        };
+        // Rounds go on until at most `rows / 20` rows are left open; each run is killed once
+        // `k` more rows are settled (fewer than are left), so the campaign is sent in about
+        // `chunks` chunks and the last run leaves rows in flight for the reconciliation.
+        let chunks = (rows / 50).clamp(6, 60);
+        let max_rounds = 4 * chunks + 20;
+        let max_k = (2 * rows / chunks).max(2);
+        let reserve = (rows / 20).max(1);
+        let mut figures = Figures::default();
+        let mut last_seq = 0u64;
+        let open = || {
+            let states = journal_states(&journal);
+            rows - state_count(&states, &["sent", "rejected"])
+        };
+
+        // Act 1: rounds of one batch (sometimes two at once), the world changing between
+        // and during them.
+        let mut round = 0;
+        while open() > reserve && round < max_rounds {
+            round += 1;
+            figures.rounds += 1;
+            let mock = mock_now();
+            match rng.random_range(0..10) {
+                0..=5 => {
+                    mock.set_faults(fault_plan(&mut rng, MAX_FAULT_P));
+                    figures.plans += 1;
+                }
+                6 => mock.clear_faults(),
+                _ => {}
+            }
+            match rng.random_range(0..10) {
+                0 => {
+                    jump_past_midnight(&mock);
+                    figures.midnight_jumps += 1;
+                }
+                1 => {
+                    mock.advance_clock(Duration::from_secs(DAY));
+                    figures.day_jumps += 1;
+                }
+                _ => {}
+            }
+            drop(mock);
+            if rng.random_bool(0.15) {
+                figures.faults += restart_mock(&current, &data, seed, ports, &mut last_seq).await;
+                figures.restarts += 1;
+            }
+            let args = batch_args(
+                // Enough rows in flight that those waiting out a fault do not hold up the rest.
+                rng.random_range(8..=48),
+                // 50 to 200 rows a second: a run lasts long enough to be interrupted.
+                rng.random_range(3_000..=12_000),
+                rng.random_bool(0.3),
+            );
+            // Two copies at once: always in the first round (both find no campaign yet), and
+            // now and then later.
+            let duplicate = round == 1 || rng.random_bool(0.25);
+            let duplicate_after = Duration::from_millis(rng.random_range(0..40));
+            // Once `k` more rows are settled (fewer than are left), kill the tool(s); on the
+            // way, sometimes restart the mock (at a third) and jump the clock (halfway: 0 past
+            // midnight, 1 by a day). A run that ends before (its rows left unknown or not
+            // sent) exits by itself.
+            let left = open();
+            let restart = rng.random_bool(0.25);
+            let jump = rng.random_bool(0.2).then(|| rng.random_range(0..2));
+            let k = rng.random_range(1..=max_k.min(left.saturating_sub(1)).max(1));
+            let from = rows - left;
+            let mut procs = vec![tool.spawn("batch", &args)];
+            if duplicate {
+                tokio::time::sleep(duplicate_after).await;
+                procs.push(tool.spawn("duplicate batch", &args));
+                figures.duplicates += 1;
+            }
+            figures.processes += procs.len() as u64;
+            let deadline = Instant::now() + Duration::from_secs(120 + rows / 10);
+            let mut killed = false;
+            let mut restarted = !restart;
+            let mut jumped = jump.is_none();
+            while procs.iter_mut().any(Proc::running) {
+                assert!(Instant::now() < deadline, "round {round}: the batch hangs");
+                let states = journal_states(&journal);
+                let done = state_count(&states, &["sent", "rejected"]);
+                if !jumped && done >= from + k / 2 {
+                    jumped = true;
+                    if jump == Some(0) {
+                        jump_past_midnight(&mock_now());
+                        figures.midnight_jumps += 1;
+                    } else {
+                        mock_now().advance_clock(Duration::from_secs(DAY));
+                        figures.day_jumps += 1;
+                    }
+                }
+                if !restarted && done >= from + k / 3 {
+                    restarted = true;
+                    figures.faults +=
+                        restart_mock(&current, &data, seed, ports, &mut last_seq).await;
+                    figures.midrun_restarts += 1;
+                }
+                // Killed with rows in flight (journaled `sending`) when it can be.
+                let in_flight = state_count(&states, &["sending"]) > 0;
+                if !killed && (done >= from + k && in_flight || done >= from + k + 10) {
+                    killed = true;
+                    procs.iter_mut().for_each(Proc::kill);
+                }
+                tick(&current);
+                tokio::time::sleep(POLL).await;
+            }
+            figures.faults += count_faults(&mock_now(), &mut last_seq);
+            let ended: Vec<Ended> = procs.into_iter().map(|p| tool.ended(p)).collect();
+            eprintln!(
+                "round {round}: {left} open, restart {restart} jump {jump:?}, kill after {k}, settled {from} -> {}, exits {:?}",
+                rows - open(),
+                ended
+                    .iter()
+                    .map(|e| if e.killed { None } else { e.code })
+                    .collect::<Vec<_>>()
+            );
+            let mut ran = 0;
+            for end in &ended {
+                if end.killed {
+                    figures.kills += 1;
+                    continue;
+                }
+                let code = end.code.unwrap_or(-1);
+                *figures.exits.entry(code).or_default() += 1;
+                match code {
+                    0 | 3 | 4 => ran += 1,
+                    // Two processes never run one campaign: the later one is refused.
+                    2 if end.json()["error"]["kind"] == "journal_busy" => figures.refused += 1,
+                    _ => panic!(
+                        "{} exited {code}\nstdout:\n{}\nstderr:\n{}",
+                        end.label, end.stdout, end.stderr
+                    ),
+                }
+            }
+            if ended.iter().all(|e| !e.killed) {
+                assert!(ran >= 1, "round {round}: every copy was refused: {ended:?}");
+            }
+        }
+
+        // Act 2: no more faults; reconcile and resume until every row is settled.
+        let mock = mock_now();
+        mock.clear_faults();
+        mock.advance_clock(Duration::from_secs(60));
+        drop(mock);
+        let before = journal_states(&journal);
+        let unknown_before = state_count(&before, &["sending", "unknown"]);
+        let pending_before = state_count(&before, &["pending"]);
+        let status_args: Vec<String> = ["status", "--journal", &journal_arg, "--json"]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect();
+        let reconcile_args: Vec<String> = ["reconcile", "--journal", &journal_arg, "--json"]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect();
+        let mut passes = 0;
+        let status = loop {
+            let status = tool
+                .run("status", &status_args, &current)
+                .await
+                .expect(&[0])
+                .json();
+            let unknown = status["unknown"]["count"].as_u64().unwrap();
+            let pending = status["pending"]["count"].as_u64().unwrap();
+            if unknown == 0 && pending == 0 || passes == 5 {
+                break status;
+            }
+            passes += 1;
+            if unknown > 0 {
+                tool.run("reconcile", &reconcile_args, &current)
+                    .await
+                    .expect(&[0, 3]);
+            }
+            if pending > 0 {
+                tool.run("resumed batch", &batch_args(16, 120_000, false), &current)
+                    .await
+                    .expect(&[0, 3, 4]);
+            }
+        };
+
+        // Assert
+        let took = started.elapsed();
+        let campaign = Campaign::open(&journal).unwrap();
+        let journaled = campaign.rows().unwrap();
+        let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
+        for row in journaled.iter().filter(|r| r.state == RowState::Rejected) {
+            let code = row.err_code.as_ref().map_or("none", |c| c.as_str());
+            *rejected.entry(code.to_owned()).or_default() += 1;
+        }
+        let sent = journaled
+            .iter()
+            .filter(|r| r.state == RowState::Sent)
+            .count();
+        eprintln!(
+            "batch soak seed={seed} ops={ops} rows={rows} rounds={} processes={} kills={} duplicates={} refused={} restarts={} midrun_restarts={} midnight_jumps={} day_jumps={} fault_plans={} faults_injected={} exits={:?} unknown_before_reconcile={unknown_before} pending_before_reconcile={pending_before} reconcile_passes={passes} sent={sent} rejected={rejected:?} took={took:?}",
+            figures.rounds,
+            figures.processes,
+            figures.kills,
+            figures.duplicates,
+            figures.refused,
+            figures.restarts,
+            figures.midrun_restarts,
+            figures.midnight_jumps,
+            figures.day_jumps,
+            figures.plans,
+            figures.faults,
+            figures.exits,
+        );
+        assert_eq!(status["unknown"]["count"], 0, "{status}");
+        assert_eq!(status["pending"]["count"], 0, "{status}");
+        assert_eq!(journaled.len() as u64, rows);
+        let mock = mock_now();
+        let merchant = check_ledger(&mock);
+        let packets = packets_by_billno(&merchant);
+        // Who is listed how often, for how much: a per-user limit can only refuse a user
+        // listed more than 10 times, or for more than 1000 yuan in all.
+        let mut per_user: BTreeMap<&str, (u32, u64)> = BTreeMap::new();
+        for (openid, fen) in &content {
+            let user = per_user.entry(openid.as_str()).or_default();
+            user.0 += 1;
+            user.1 += fen;
+        }
+        let mut billnos = BTreeSet::new();
+        for (row, (openid, fen)) in journaled.iter().zip(&content) {
+            let billno = row.mch_billno.as_str();
+            billnos.insert(billno);
+            assert_eq!(
+                (row.openid.as_str(), row.amount.get()),
+                (openid.as_str(), *fen)
+            );
+            let packet = packets.get(billno);
+            match row.state {
+                RowState::Sent => {
+                    let p = packet.unwrap_or_else(|| panic!("row {row:?} has no packet"));
+                    assert_ne!(p.status, "FAILED", "{row:?}");
+                    assert_eq!(row.send_listid.as_deref(), Some(p.send_listid.as_str()));
+                    assert_eq!(
+                        (p.re_openid.as_str(), p.total_amount),
+                        (openid.as_str(), *fen)
+                    );
+                }
+                RowState::Rejected => {
+                    let code = row.err_code.as_ref().map_or("none", |c| c.as_str());
+                    assert!(LEGITIMATE.contains(&code), "{row:?}");
+                    if code == "SEND_FAILED" {
+                        assert_eq!(packet.map(|p| p.status.as_str()), Some("FAILED"), "{row:?}");
+                    } else {
+                        assert!(packet.is_none(), "{row:?} has a packet: {packet:?}");
+                    }
+                    let (listed, total) = per_user[openid.as_str()];
+                    match code {
+                        "SENDNUM_LIMIT" => assert!(listed > 10, "{row:?}"),
+                        "RCVDAMOUNT_LIMIT" => assert!(total > 100_000, "{row:?}"),
+                        _ => {}
+                    }
+                }
+                _ => panic!("row left unsettled: {row:?}"),
+            }
+        }
+        let strays: Vec<&&str> = packets.keys().filter(|b| !billnos.contains(**b)).collect();
+        assert!(strays.is_empty(), "packets of no row: {strays:?}");
+        assert!(sent > 0);
     }
 }
