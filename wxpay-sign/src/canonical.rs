@@ -127,16 +127,24 @@ impl<'a> Canonical<'a> {
     }
 }
 
-/// Size of the stack buffer of [`Chunker`]: a typical red-packet string to sign (about 450
-/// bytes) goes to the digest in one call.
+/// How much [`Chunker`] gathers before a field is written: a typical red-packet string to
+/// sign (about 450 bytes) goes to the digest in one call.
 const CHUNK: usize = 512;
+
+/// Names and values up to this long take the fast path of [`Chunker::field`]. One less than
+/// a power of two, so that one test covers both lengths: `(n | v) <= SHORT`.
+const SHORT: usize = 63;
+
+/// Size of the stack buffer of [`Chunker`]: [`CHUNK`] and room for one more field of
+/// [`SHORT`] name and value past it.
+const BUF: usize = CHUNK + 2 * SHORT + 2;
 
 /// Gathers small writes into [`CHUNK`]-byte pieces for a digest.
 ///
 /// The digest is passed to each call rather than owned, so that neither the buffer nor the
 /// digest state is ever moved (a move of the whole buffer costs a `memcpy` of it).
 struct Chunker {
-    buf: [u8; CHUNK],
+    buf: [u8; BUF],
     len: usize,
 }
 
@@ -152,33 +160,41 @@ impl<F: FnMut(&[u8])> Sink for FnSink<F> {
 impl Chunker {
     fn new() -> Self {
         Self {
-            buf: [0; CHUNK],
+            buf: [0; BUF],
             len: 0,
         }
     }
 
     #[inline]
     fn byte(&mut self, byte: u8, sink: &mut impl Sink) {
-        if self.len == CHUNK {
+        if self.len == BUF {
             self.flush(sink);
         }
         self.buf[self.len] = byte;
         self.len += 1;
     }
 
-    /// Writes `name=value&`: when it fits, in one step with no flush check in between.
+    /// Writes `name=value&`. A short name and value (the usual case) are written in one step
+    /// after at most one flush: starting at or before [`CHUNK`], the field ends within the
+    /// buffer, which the compiler can see from the bounds on the lengths, so the copies carry
+    /// no length checks of their own.
     #[inline(always)]
     fn field(&mut self, name: &[u8], value: &[u8], sink: &mut impl Sink) {
-        let need = name.len() + value.len() + 2;
-        if let Some(room) = self.buf.get_mut(self.len..self.len + need) {
-            let (name_at, rest) = room.split_at_mut(name.len());
-            copy_short(name_at, name);
-            let (equals, rest) = rest.split_at_mut(1);
-            equals[0] = b'=';
-            let (value_at, amp) = rest.split_at_mut(value.len());
-            copy_short(value_at, value);
-            amp[0] = b'&';
-            self.len += need;
+        let (n, v) = (name.len(), value.len());
+        if n | v <= SHORT {
+            let at = if self.len > CHUNK {
+                self.flush(sink);
+                0
+            } else {
+                self.len
+            };
+            let buf = &mut self.buf;
+            copy_short(&mut buf[at..at + n], name);
+            buf[at + n] = b'=';
+            let value_at = at + n + 1;
+            copy_short(&mut buf[value_at..value_at + v], value);
+            buf[value_at + v] = b'&';
+            self.len = value_at + v + 1;
         } else {
             self.write(name, sink);
             self.byte(b'=', sink);
@@ -189,9 +205,9 @@ impl Chunker {
 
     #[inline]
     fn write(&mut self, bytes: &[u8], sink: &mut impl Sink) {
-        if bytes.len() > CHUNK - self.len {
+        if bytes.len() > BUF - self.len {
             self.flush(sink);
-            if bytes.len() >= CHUNK {
+            if bytes.len() >= BUF {
                 sink.update(bytes);
                 return;
             }
@@ -356,7 +372,7 @@ pub fn canonical_string_redacted<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::{CHUNK, Canonical, Chunker, FnSink, copy_short};
+    use super::{BUF, CHUNK, Canonical, Chunker, FnSink, copy_short};
 
     #[test]
     fn the_chunker_hands_over_exactly_the_bytes_written_in_few_calls() {
@@ -366,6 +382,9 @@ mod tests {
             vec![1, 2, 3],
             vec![CHUNK],
             vec![CHUNK - 1, 1, 1],
+            vec![BUF],
+            vec![BUF - 1, 1, 1],
+            vec![CHUNK + 1, BUF - CHUNK, 1],
             vec![10, CHUNK + 7, 3],
             vec![300, 300, 300],
             vec![3 * CHUNK],
@@ -377,16 +396,17 @@ mod tests {
                 .collect();
             let mut seen = Vec::new();
             let mut calls = 0;
-            let mut sink = FnSink(|bytes: &[u8]| {
-                calls += 1;
-                seen.extend_from_slice(bytes);
-            });
-            let mut chunker = Chunker::new();
-            for piece in &pieces {
-                chunker.write(piece, &mut sink);
+            {
+                let mut sink = FnSink(|bytes: &[u8]| {
+                    calls += 1;
+                    seen.extend_from_slice(bytes);
+                });
+                let mut chunker = Chunker::new();
+                for piece in &pieces {
+                    chunker.write(piece, &mut sink);
+                }
+                chunker.flush(&mut sink);
             }
-            chunker.flush(&mut sink);
-            drop(sink);
             assert_eq!(seen, pieces.concat(), "sizes {sizes:?}");
             assert!(calls <= pieces.len() + 1, "{calls} calls for {sizes:?}");
         }
@@ -439,6 +459,45 @@ mod tests {
         for pairs in cases {
             let expected = Canonical::new(pairs.iter().copied()).map(|c| fed(&c, "K"));
             assert_eq!(hashed(pairs), expected, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn fields_around_the_short_limit_and_the_chunk_end_are_fed_exactly() {
+        // A first field moves the write position to just before, at and past CHUNK; the
+        // fields after it have names and values on both sides of SHORT.
+        let text = "x".repeat(2 * BUF);
+        let lengths = [
+            0,
+            1,
+            15,
+            16,
+            SHORT - 1,
+            SHORT,
+            SHORT + 1,
+            SHORT + 2,
+            2 * SHORT,
+        ];
+        for position in (CHUNK - 2 * SHORT - 4..=CHUNK + 4).chain([BUF - 3, BUF, BUF + 1]) {
+            // "a=" + value + "&" puts the next field at `position`.
+            let first = &text[..position - 3];
+            for &n in &lengths[1..] {
+                for &v in &lengths {
+                    let name = format!("b{}", &text[..n - 1]);
+                    let pairs = [
+                        ("a", first),
+                        (name.as_str(), &text[..v]),
+                        ("c", "1"),
+                        ("d", &text[..v]),
+                    ];
+                    let expected = Canonical::new(pairs).map(|c| fed(&c, "K"));
+                    assert_eq!(
+                        hashed(&pairs),
+                        expected,
+                        "at {position}, name {n}, value {v}"
+                    );
+                }
+            }
         }
     }
 
