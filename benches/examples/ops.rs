@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Operations: `md5-floor`, `md5`, `md5-typed`, `hmac-floor`, `hmac`, `encode`, `decode`,
-//! `round`.
+//! `decode-view`, `round`.
 
 use std::hint::black_box;
 
@@ -57,6 +57,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 signer.sign(SignType::HmacSha256, black_box(&pairs).iter().copied()),
             )),
             "encode" => drop(black_box(black_box(&signed).to_xml())),
+            "decode-view" => drop(black_box(gethbinfo::ResponseView::from_xml(black_box(
+                RESPONSE_GETHBINFO_XML.as_bytes(),
+            )))),
             "decode" => drop(black_box(gethbinfo::Response::from_xml(black_box(
                 RESPONSE_GETHBINFO_XML.as_bytes(),
             )))),

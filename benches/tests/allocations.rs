@@ -72,3 +72,32 @@ fn decoding_the_query_response_allocates_a_bounded_number_of_times() {
     assert!(decoded.is_some_and(|r| r.hblist.len() == 1));
     assert!(allocations <= 64, "{allocations} allocations");
 }
+
+#[test]
+fn the_borrowed_view_of_the_query_response_copies_no_text() {
+    let mut owned = 0;
+    let view_allocations = count(|| {
+        let view = gethbinfo::ResponseView::from_xml(RESPONSE_GETHBINFO_XML.as_bytes()).unwrap();
+        assert_eq!(view.hblist.len(), 1);
+        owned = view.to_owned().hblist.len();
+    });
+    let owned_allocations = count(|| {
+        drop(gethbinfo::Response::from_xml(RESPONSE_GETHBINFO_XML.as_bytes()).unwrap());
+    });
+    let view_only = count(|| {
+        drop(gethbinfo::ResponseView::from_xml(RESPONSE_GETHBINFO_XML.as_bytes()).unwrap());
+    });
+    eprintln!(
+        "gethbinfo decode: owned {owned_allocations} allocations, view {view_only}, view then owned {view_allocations}"
+    );
+    assert_eq!(owned, 1);
+    // The fixture has 11 texts (the header's `return_msg` and `err_code_des`, 7 of the
+    // record, the claim's `openid` and `rcv_time`): the view allocates only the document's
+    // scratch (the open-element stack, the root's field list, the claim list's and the
+    // claim's elements, the claim's fields, the list of claims), never one per text.
+    assert!(
+        view_only + 10 <= owned_allocations,
+        "{view_only} vs {owned_allocations}"
+    );
+    assert!(view_only <= 8, "{view_only}");
+}

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, FieldProblem, XmlError};
 use crate::sign_fields::{Digits, SignValue};
+use crate::wire_struct::WireView;
 
 /// The value of one element: text, or nested elements (in document order).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -734,6 +735,25 @@ impl<'a> FieldReader<'a> {
     pub(crate) fn optional<T: WireValue>(&mut self, name: Name) -> Result<Option<T>, Error> {
         match self.take_text(name)? {
             Some(raw) => T::from_wire(name.text, raw).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A required field as a view reads it.
+    pub(crate) fn required_view<T: WireView>(&mut self, name: Name) -> Result<T::View<'a>, Error> {
+        match self.take_text(name)? {
+            Some(raw) => T::from_wire_view(name.text, raw),
+            None => Err(Error::field(name.text, FieldProblem::Missing)),
+        }
+    }
+
+    /// An optional field as a view reads it.
+    pub(crate) fn optional_view<T: WireView>(
+        &mut self,
+        name: Name,
+    ) -> Result<Option<T::View<'a>>, Error> {
+        match self.take_text(name)? {
+            Some(raw) => T::from_wire_view(name.text, raw).map(Some),
             None => Ok(None),
         }
     }

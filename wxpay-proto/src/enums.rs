@@ -95,6 +95,21 @@ macro_rules! wire_enum {
             }
         }
 
+        impl crate::wire_struct::WireView for $name {
+            type View<'a> = Self;
+
+            fn from_wire_view(
+                field: &'static str,
+                raw: std::borrow::Cow<'_, str>,
+            ) -> Result<Self, crate::Error> {
+                <Self as crate::codec::WireValue>::from_wire(field, raw)
+            }
+
+            fn own(view: &Self) -> Self {
+                view.clone()
+            }
+        }
+
         impl crate::codec::WireValue for $name {
             fn from_wire(
                 field: &'static str,

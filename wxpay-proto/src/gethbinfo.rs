@@ -8,15 +8,16 @@
 //! be in progress; query again later or resend with the same billno
 //! ([`Response::is_not_found`]).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::codec::{FieldReader, Name, XmlWriter};
 use crate::enums::{BillType, ErrCode, HbType, SendType, Status};
 use crate::error::Error;
-use crate::header::{ReturnHeader, ReturnStatus};
+use crate::header::{ReturnHeader, ReturnHeaderView, ReturnStatus};
 use crate::rules;
 use crate::types::{AppId, Fen, MchBillno, MchId, NonceStr};
-use crate::wire_struct::Slot;
+use crate::wire_struct::{Slot, ViewSlot};
 
 wire_struct! {
     /// A `gethbinfo` request. The appid field is named `appid` here (not `wxappid`);
@@ -76,43 +77,46 @@ wire_struct! {
     pub struct Response {
         fields {
             /// The status fields (flattened into the message).
-            header: ReturnHeader,
+            header: ReturnHeader => ReturnHeaderView<'a>,
             /// `mch_billno` echo.
-            mch_billno: Option<String>,
+            mch_billno: Option<String> => Option<Cow<'a, str>>,
             /// `mch_id` echo.
-            mch_id: Option<String>,
+            mch_id: Option<String> => Option<Cow<'a, str>>,
             /// `detail_id`: WeChat's red-packet order id (= `send_listid`).
-            detail_id: Option<String>,
+            detail_id: Option<String> => Option<Cow<'a, str>>,
             /// `status`.
-            status: Option<Status>,
+            status: Option<Status> => Option<Status>,
             /// `send_type`.
-            send_type: Option<SendType>,
+            send_type: Option<SendType> => Option<SendType>,
             /// `hb_type`.
-            hb_type: Option<HbType>,
+            hb_type: Option<HbType> => Option<HbType>,
             /// `total_num`.
-            total_num: Option<u32>,
+            total_num: Option<u32> => Option<u32>,
             /// `total_amount` in fen.
-            total_amount: Option<Fen>,
+            total_amount: Option<Fen> => Option<Fen>,
             /// `reason`: why the send failed.
-            reason: Option<String>,
+            reason: Option<String> => Option<Cow<'a, str>>,
             /// `send_time` (`yyyy-MM-dd HH:mm:ss`, Beijing time).
-            send_time: Option<String>,
+            send_time: Option<String> => Option<Cow<'a, str>>,
             /// `refund_time`.
-            refund_time: Option<String>,
+            refund_time: Option<String> => Option<Cow<'a, str>>,
             /// `refund_amount` in fen.
-            refund_amount: Option<Fen>,
+            refund_amount: Option<Fen> => Option<Fen>,
             /// `wishing`.
-            wishing: Option<String>,
+            wishing: Option<String> => Option<Cow<'a, str>>,
             /// `remark`.
-            remark: Option<String>,
+            remark: Option<String> => Option<Cow<'a, str>>,
             /// `act_name`.
-            act_name: Option<String>,
+            act_name: Option<String> => Option<Cow<'a, str>>,
             /// `hblist/hbinfo`: the claims, in document order (absent = empty).
-            hblist: Vec<HbInfo>,
+            hblist: Vec<HbInfo> => Vec<HbInfoView<'a>>,
             /// `sign`, if present (real responses carry none).
-            sign: Option<String>,
+            sign: Option<String> => Option<Cow<'a, str>>,
         }
     }
+    /// A `gethbinfo` response decoded without copying its text: what a caller that only
+    /// looks at a response (or keeps a few of its fields) decodes.
+    view ResponseView<'a>;
 }
 
 impl Response {
@@ -168,13 +172,15 @@ wire_struct! {
     pub struct HbInfo {
         fields {
             /// `openid`: who claimed.
-            openid: String,
+            openid: String => Cow<'a, str>,
             /// `amount`: how much, in fen.
-            amount: Fen,
+            amount: Fen => Fen,
             /// `rcv_time`: when (`yyyy-MM-dd HH:mm:ss`).
-            rcv_time: Option<String>,
+            rcv_time: Option<String> => Option<Cow<'a, str>>,
         }
     }
+    /// One claim, as a [`ResponseView`] reads it.
+    view HbInfoView<'a>;
 }
 
 impl HbInfo {
@@ -186,6 +192,26 @@ impl HbInfo {
             rcv_time: Some(rcv_time.into()),
             unknown: BTreeMap::new(),
         }
+    }
+}
+
+/// The claim list of a [`ResponseView`].
+impl ViewSlot for Vec<HbInfo> {
+    type View<'a> = Vec<HbInfoView<'a>>;
+
+    fn read_view<'a>(r: &mut FieldReader<'a>, name: Name) -> Result<Vec<HbInfoView<'a>>, Error> {
+        r.list(name, "hbinfo")?
+            .map(|item| {
+                let mut item = item?;
+                let mut info = HbInfo::read_view(&mut item, const { Name::known("hbinfo") })?;
+                info.unknown = item.into_unknown();
+                Ok(info)
+            })
+            .collect()
+    }
+
+    fn own_view(view: &Vec<HbInfoView<'_>>) -> Self {
+        view.iter().map(HbInfoView::to_owned).collect()
     }
 }
 

@@ -1,10 +1,12 @@
 //! The two-level status every response carries: `return_code` (communication) and
 //! `result_code` + `err_code` (business).
 
+use std::borrow::Cow;
+
 use crate::codec::{FieldReader, Name, XmlWriter};
 use crate::enums::{ErrCode, ResultCode, ReturnCode};
 use crate::error::Error;
-use crate::wire_struct::Slot;
+use crate::wire_struct::{Slot, ViewSlot};
 
 /// The status fields common to every response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +92,56 @@ impl ReturnHeader {
 }
 
 /// The status fields are flattened into the message.
+/// [`ReturnHeader`] as a borrowed view of a response reads it (see [`gethbinfo::ResponseView`]).
+///
+/// [`gethbinfo::ResponseView`]: crate::gethbinfo::ResponseView
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReturnHeaderView<'a> {
+    /// `return_code`.
+    pub return_code: ReturnCode,
+    /// `return_msg`.
+    pub return_msg: Option<Cow<'a, str>>,
+    /// `result_code`.
+    pub result_code: Option<ResultCode>,
+    /// `err_code`.
+    pub err_code: Option<ErrCode>,
+    /// `err_code_des`.
+    pub err_code_des: Option<Cow<'a, str>>,
+}
+
+impl ReturnHeaderView<'_> {
+    /// The owned header.
+    #[must_use]
+    pub fn to_owned(&self) -> ReturnHeader {
+        ReturnHeader::own_view(self)
+    }
+}
+
+impl ViewSlot for ReturnHeader {
+    type View<'a> = ReturnHeaderView<'a>;
+
+    fn read_view<'a>(r: &mut FieldReader<'a>, _name: Name) -> Result<ReturnHeaderView<'a>, Error> {
+        Ok(ReturnHeaderView {
+            return_code: r.required_view::<ReturnCode>(const { Name::known("return_code") })?,
+            return_msg: r.optional_view::<String>(const { Name::known("return_msg") })?,
+            result_code: r.optional_view::<ResultCode>(const { Name::known("result_code") })?,
+            err_code: r.optional_view::<ErrCode>(const { Name::known("err_code") })?,
+            err_code_des: r.optional_view::<String>(const { Name::known("err_code_des") })?,
+        })
+    }
+
+    fn own_view(view: &ReturnHeaderView<'_>) -> Self {
+        Self {
+            return_code: view.return_code.clone(),
+            return_msg: view.return_msg.as_deref().map(str::to_owned),
+            result_code: view.result_code.clone(),
+            err_code: view.err_code.clone(),
+            err_code_des: view.err_code_des.as_deref().map(str::to_owned),
+        }
+    }
+}
+
 impl Slot for ReturnHeader {
     fn read(r: &mut FieldReader<'_>, _name: Name) -> Result<Self, Error> {
         Ok(Self {

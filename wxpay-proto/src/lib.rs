@@ -100,7 +100,7 @@ pub use enums::{
     SendType, Status,
 };
 pub use error::{Error, FieldProblem, XmlError};
-pub use header::{BusinessError, ReturnHeader, ReturnStatus};
+pub use header::{BusinessError, ReturnHeader, ReturnHeaderView, ReturnStatus};
 pub use message::{ApiRequest, SendApiRequest, XmlMessage};
 pub use send::SendResponse;
 pub use sign_fields::SignFields;

@@ -1,6 +1,8 @@
 //! One field table per message: the struct, its decoding, its encoding and (for requests)
 //! its signed field set all come from the same list, so they cannot drift apart.
 
+use std::borrow::Cow;
+
 use crate::codec::{FieldReader, Name, WireValue, XmlWriter};
 use crate::error::Error;
 use crate::sign_fields::SignFields;
@@ -10,6 +12,83 @@ use crate::sign_fields::SignFields;
 pub(crate) trait Slot: Sized {
     fn read(r: &mut FieldReader<'_>, name: Name) -> Result<Self, Error>;
     fn write(&self, w: &mut XmlWriter, name: &str);
+}
+
+/// A wire value as a borrowed view reads it: text stays a [`Cow`] of the document (borrowed
+/// unless entities or several pieces had to be joined); values without text of their own
+/// (numbers, enums) are themselves.
+pub(crate) trait WireView: Sized {
+    /// The value in a view of a document that lives for `'a`.
+    type View<'a>;
+    /// Reads the text of field `field` (never empty: empty means absent).
+    fn from_wire_view<'a>(field: &'static str, raw: Cow<'a, str>) -> Result<Self::View<'a>, Error>;
+    /// The owned value.
+    fn own(view: &Self::View<'_>) -> Self;
+}
+
+impl WireView for String {
+    type View<'a> = Cow<'a, str>;
+
+    fn from_wire_view<'a>(_field: &'static str, raw: Cow<'a, str>) -> Result<Cow<'a, str>, Error> {
+        Ok(raw)
+    }
+
+    fn own(view: &Cow<'_, str>) -> Self {
+        view.to_string()
+    }
+}
+
+/// Types without text of their own are their own view.
+macro_rules! view_as_itself {
+    ($($t:ty),+) => {$(
+        impl WireView for $t {
+            type View<'a> = Self;
+
+            fn from_wire_view(field: &'static str, raw: Cow<'_, str>) -> Result<Self, Error> {
+                <Self as WireValue>::from_wire(field, raw)
+            }
+
+            fn own(view: &Self) -> Self {
+                *view
+            }
+        }
+    )+};
+}
+
+view_as_itself!(u32, crate::types::Fen);
+
+/// How a struct field is read into a borrowed view of the message (see [`Slot`]).
+pub(crate) trait ViewSlot: Sized {
+    /// The field in a view of a document that lives for `'a`.
+    type View<'a>;
+    #[doc(hidden)]
+    fn read_view<'a>(r: &mut FieldReader<'a>, name: Name) -> Result<Self::View<'a>, Error>;
+    /// The owned field.
+    fn own_view(view: &Self::View<'_>) -> Self;
+}
+
+impl<T: WireView> ViewSlot for T {
+    type View<'a> = T::View<'a>;
+
+    fn read_view<'a>(r: &mut FieldReader<'a>, name: Name) -> Result<Self::View<'a>, Error> {
+        r.required_view::<T>(name)
+    }
+
+    fn own_view(view: &Self::View<'_>) -> Self {
+        T::own(view)
+    }
+}
+
+impl<T: WireView> ViewSlot for Option<T> {
+    type View<'a> = Option<T::View<'a>>;
+
+    fn read_view<'a>(r: &mut FieldReader<'a>, name: Name) -> Result<Self::View<'a>, Error> {
+        r.optional_view::<T>(name)
+    }
+
+    fn own_view(view: &Self::View<'_>) -> Self {
+        view.as_ref().map(T::own)
+    }
 }
 
 /// How a request field enters the signature.
@@ -86,6 +165,98 @@ macro_rules! wire_struct {
         }
     ) => {
         wire_struct!(@struct $(#[$meta])* $name { $( $(#[$fmeta])* $field : $ty, )+ });
+    };
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            fields { $( $(#[$fmeta:meta])* $field:ident : $ty:ty => $vty:ty, )+ }
+        }
+        $(#[$vmeta:meta])*
+        view $view:ident<$lt:lifetime>;
+    ) => {
+        wire_struct!(@struct $(#[$meta])* $name { $( $(#[$fmeta])* $field : $ty, )+ });
+
+        $(#[$vmeta])*
+        ///
+        /// Decoding it copies no text it can borrow: each text is a `Cow` of the document,
+        /// borrowed unless entity references or several pieces had to be joined.
+        /// [`to_owned`](Self::to_owned) gives the owned message.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub struct $view<$lt> {
+            $( $(#[$fmeta])* pub $field: $vty, )+
+            /// Fields this crate does not know, by name (copied: they are rare).
+            pub unknown: ::std::collections::BTreeMap<String, $crate::RawValue>,
+        }
+
+        impl $crate::wire_struct::ViewSlot for $name {
+            type View<$lt> = $view<$lt>;
+
+            fn read_view<'a>(
+                r: &mut $crate::codec::FieldReader<'a>,
+                _name: $crate::codec::Name,
+            ) -> Result<$view<'a>, $crate::Error> {
+                Ok($view {
+                    $( $field: <$ty as $crate::wire_struct::ViewSlot>::read_view(
+                        r,
+                        const { $crate::codec::Name::known(stringify!($field)) },
+                    )?, )+
+                    unknown: ::std::collections::BTreeMap::new(),
+                })
+            }
+
+            fn own_view(view: &$view<'_>) -> Self {
+                Self {
+                    $( $field: <$ty as $crate::wire_struct::ViewSlot>::own_view(&view.$field), )+
+                    unknown: view.unknown.clone(),
+                }
+            }
+        }
+
+        impl<'a> $view<'a> {
+            /// Decodes a document with the default [`DecodeLimits`](crate::DecodeLimits),
+            /// borrowing its text.
+            ///
+            /// # Errors
+            ///
+            /// As [`XmlMessage::from_xml`](crate::XmlMessage::from_xml).
+            pub fn from_xml(bytes: &'a [u8]) -> Result<Self, $crate::Error> {
+                Self::from_raw($crate::RawMessage::parse(bytes)?)
+            }
+
+            /// Decodes a document with the given limits, borrowing its text.
+            ///
+            /// # Errors
+            ///
+            /// As [`XmlMessage::from_xml`](crate::XmlMessage::from_xml).
+            pub fn from_xml_with_limits(
+                bytes: &'a [u8],
+                limits: &$crate::DecodeLimits,
+            ) -> Result<Self, $crate::Error> {
+                Self::from_raw($crate::RawMessage::parse_with_limits(bytes, limits)?)
+            }
+
+            /// Interprets an already parsed document.
+            ///
+            /// # Errors
+            ///
+            /// As [`XmlMessage::from_raw`](crate::XmlMessage::from_raw).
+            pub fn from_raw(raw: $crate::RawMessage<'a>) -> Result<Self, $crate::Error> {
+                let mut r = raw.into_reader();
+                let mut view = <$name as $crate::wire_struct::ViewSlot>::read_view(
+                    &mut r,
+                    const { $crate::codec::Name::known("xml") },
+                )?;
+                view.unknown = r.into_unknown();
+                Ok(view)
+            }
+
+            /// The owned message.
+            #[must_use]
+            pub fn to_owned(&self) -> $name {
+                <$name as $crate::wire_struct::ViewSlot>::own_view(self)
+            }
+        }
     };
     (@struct $(#[$meta:meta])* $name:ident { $( $(#[$fmeta:meta])* $field:ident : $ty:ty, )+ }) => {
         $(#[$meta])*

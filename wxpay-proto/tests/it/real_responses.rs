@@ -203,3 +203,37 @@ fn a_refund_record_with_several_claims_keeps_them_in_order() {
     // The doc example's `status` inside `hbinfo` is kept as an unknown field.
     assert!(r.hblist[0].unknown.contains_key("status"));
 }
+
+/// The recorded `gethbinfo` response through the borrowed view: the same message as the owned
+/// decoder gives, with every CDATA text borrowed from the body (nothing copied).
+#[test]
+fn the_recorded_query_response_is_read_without_copying_its_text() {
+    use std::borrow::Cow;
+    use wxpay_proto::XmlMessage;
+    use wxpay_proto::gethbinfo::{Response, ResponseView};
+
+    let body = include_bytes!("data/gethbinfo_received.xml");
+    let view = ResponseView::from_xml(body).unwrap();
+    assert_eq!(view.to_owned(), Response::from_xml(body).unwrap());
+    let texts = [
+        view.header.return_msg.as_ref(),
+        view.mch_billno.as_ref(),
+        view.mch_id.as_ref(),
+        view.detail_id.as_ref(),
+        view.send_time.as_ref(),
+        view.hblist[0].rcv_time.as_ref(),
+    ];
+    for text in texts {
+        assert!(matches!(text, Some(Cow::Borrowed(_))), "{text:?}");
+    }
+    assert!(matches!(view.hblist[0].openid, Cow::Borrowed(_)));
+    assert_eq!(
+        view.mch_billno.as_deref(),
+        Some("1473919402201801230145075410")
+    );
+
+    // Text that had to be joined (an entity between two pieces) is the one copy made.
+    let joined = b"<xml><return_code>SUCCESS</return_code><reason>a&amp;b</reason></xml>";
+    let view = ResponseView::from_xml(joined).unwrap();
+    assert!(matches!(view.reason, Some(Cow::Owned(ref s)) if s == "a&b"));
+}

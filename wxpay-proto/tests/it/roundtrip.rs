@@ -312,6 +312,33 @@ proptest! {
         prop_assert_eq!(gethbinfo::Response::from_xml(response.to_xml().as_bytes()).unwrap(), response);
     }
 
+    /// The borrowed view reads what the owned decoder reads, from the same bytes.
+    #[test]
+    fn query_responses_read_the_same_through_the_view(response in query_response()) {
+        let xml = response.to_xml();
+        let view = gethbinfo::ResponseView::from_xml(xml.as_bytes()).unwrap();
+        prop_assert_eq!(view.to_owned(), response);
+    }
+
+    /// Whatever the bytes, the view and the owned decoder accept the same documents with the
+    /// same result, and refuse the others with the same error.
+    #[test]
+    fn the_view_and_the_owned_decoder_agree_on_any_document(
+        response in query_response(),
+        cut in any::<prop::sample::Index>(),
+        junk in prop::sample::select(vec!["", "<", "&", "&lt;", "<hblist>", "</xml>", "<x/>", "]]>", "天"]),
+    ) {
+        let mut xml = response.to_xml();
+        let mut at = cut.index(xml.len() + 1);
+        while !xml.is_char_boundary(at) {
+            at -= 1;
+        }
+        xml.insert_str(at, junk);
+        let owned = gethbinfo::Response::from_xml(xml.as_bytes());
+        let view = gethbinfo::ResponseView::from_xml(xml.as_bytes()).map(|v| v.to_owned());
+        prop_assert_eq!(view, owned);
+    }
+
     #[test]
     fn the_header_status_follows_the_error_code(code in err_code(), msg in hostile(64)) {
         let status = ReturnHeader::business_error(code.clone(), msg.clone()).status();
