@@ -760,9 +760,7 @@ impl Campaign {
         F: FnMut(&Progress),
     {
         options.validate()?;
-        let rows = self.rows_to_run(options)?;
-        self.drive(client, options, Mode::Batch, rows, observer)
-            .await
+        self.drive(client, options, Mode::Batch, observer).await
     }
 
     /// Settles the unknown rows (and rows interrupted by a crash): `gethbinfo` first; a
@@ -784,8 +782,7 @@ impl Campaign {
         F: FnMut(&Progress),
     {
         options.validate()?;
-        let rows = self.rows_to_reconcile()?;
-        self.drive(client, options, Mode::Reconcile, rows, observer)
+        self.drive(client, options, Mode::Reconcile, observer)
             .await
     }
 
@@ -794,7 +791,6 @@ impl Campaign {
         client: &RedpackClient<T>,
         options: &RunOptions,
         mode: Mode,
-        rows: Vec<JournalRow>,
         mut observer: F,
     ) -> Result<Report, CampaignError>
     where
@@ -812,6 +808,12 @@ impl Campaign {
             ));
         }
         let _lock = RunLock::acquire(self.path())?;
+        // The rows are chosen under the lock: read before it, they could be those of a run
+        // that ended in between (and a row it rejected would be sent again).
+        let rows = match mode {
+            Mode::Batch => self.rows_to_run(options)?,
+            Mode::Reconcile => self.rows_to_reconcile()?,
+        };
         let clock = Arc::clone(client.clock());
         let start = clock.monotonic();
         let run_id = self.journal.start_run(mode.name(), unix_ms(clock.now()))?;
