@@ -11,7 +11,8 @@ use crate::types::Fen;
 use crate::{SendResponse, gethbinfo, sendgroupredpack, sendminiprogramhb, sendredpack};
 
 /// Decodes `bytes` as every message type; each message that decodes must re-encode to bytes
-/// that decode to an equal message.
+/// that decode to an equal message, and the `gethbinfo` response view must agree with the
+/// owned response.
 ///
 /// # Panics
 ///
@@ -31,6 +32,9 @@ pub fn decode(bytes: &[u8]) {
     roundtrip::<gethbinfo::Request>(bytes);
     roundtrip::<SendResponse>(bytes);
     roundtrip::<gethbinfo::Response>(bytes);
+    // The borrowed view reads what the owned decoder reads, errors included.
+    let view = gethbinfo::ResponseView::from_xml(bytes).map(|view| view.to_owned());
+    assert_eq!(view, gethbinfo::Response::from_xml(bytes), "the view disagrees");
 }
 
 fn roundtrip<M: XmlMessage + PartialEq + core::fmt::Debug>(bytes: &[u8]) {
