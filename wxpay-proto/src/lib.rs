@@ -68,6 +68,24 @@
 //! problem is an [`Error`] that knows the `err_code` a server answers for it. Decoding is
 //! lossless for known fields (integers must be canonical), so a value re-encodes to the text
 //! that was signed. Encoding writes strings as CDATA (splitting `]]>`) and integers bare.
+//!
+//! The query response also decodes as a borrowed view, [`gethbinfo::ResponseView`], whose
+//! texts are `Cow`s of the body (borrowed unless entities had to be resolved): the same
+//! checks and errors as the owned [`gethbinfo::Response`], without copying a text, and
+//! `to_owned()` when the message must outlive the body.
+//!
+//! ```
+//! use std::borrow::Cow;
+//! use wxpay_proto::gethbinfo::ResponseView;
+//!
+//! let body = b"<xml><return_code><![CDATA[SUCCESS]]></return_code>\
+//!              <mch_billno><![CDATA[10000098201411111234567890]]></mch_billno></xml>";
+//! let view = ResponseView::from_xml(body)?;
+//! assert!(matches!(view.mch_billno, Some(Cow::Borrowed("10000098201411111234567890"))));
+//! let owned = view.to_owned(); // a gethbinfo::Response
+//! assert_eq!(owned.mch_billno.as_deref(), Some("10000098201411111234567890"));
+//! # Ok::<(), wxpay_proto::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 
 #[macro_use]
