@@ -86,8 +86,7 @@ impl Digits {
 }
 
 /// A signed value: borrowed text, or a number whose digits are `digits[start..end]` of its
-/// [`SignFields`]. The unused entries hold `Number { start: 0, end: 0 }`: all zero bits, so
-/// that a fresh [`SignFields`] is zeroed rather than filled with a pattern.
+/// [`SignFields`].
 #[derive(Clone, Copy)]
 enum Value<'a> {
     Str(&'a str),
@@ -107,13 +106,19 @@ pub(crate) enum SignValue<'a> {
 ///
 /// Holds everything inline: building it and iterating [`pairs`](Self::pairs) allocate nothing.
 /// Feed the pairs to `wxpay_sign::sign`.
+///
+/// `repr(C)` with the counts first: every entry and digit then lies past them, which lets the
+/// compiler keep the counts in registers while the fields are pushed instead of reloading
+/// them after each store into the arrays.
 #[derive(Clone, Copy)]
+#[repr(C)]
 pub struct SignFields<'a> {
-    /// Names are `None` only past `len` (so that a fresh array is all zero bits).
-    entries: [(Option<&'static str>, Value<'a>); CAPACITY],
     len: u8,
     /// How many bytes of `digits` are used.
     digits_len: u8,
+    /// `Some` exactly below `len`. `None` is a null name pointer: a fresh array is written
+    /// with one store per entry.
+    entries: [Option<(&'static str, Value<'a>)>; CAPACITY],
     /// The digits of every numeric value, back to back: ASCII, validated as UTF-8 once per
     /// [`pairs`](Self::pairs) call rather than once per number.
     digits: [u8; DIGITS_ROOM],
@@ -122,7 +127,7 @@ pub struct SignFields<'a> {
 impl<'a> SignFields<'a> {
     pub(crate) fn new() -> Self {
         Self {
-            entries: [(None, Value::Number { start: 0, end: 0 }); CAPACITY],
+            entries: [None; CAPACITY],
             len: 0,
             digits_len: 0,
             digits: [0; DIGITS_ROOM],
@@ -130,7 +135,7 @@ impl<'a> SignFields<'a> {
     }
 
     /// Adds a field; an empty text value is left out (it does not take part in a signature).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, name: &'static str, value: SignValue<'a>) {
         // Every request type has at most CAPACITY signed fields (a test checks the largest);
         // a field past it would be a bug in this crate, so it is dropped rather than panic.
@@ -158,7 +163,7 @@ impl<'a> SignFields<'a> {
                 }
             }
         };
-        *slot = (Some(name), value);
+        *slot = Some((name, value));
         self.len += 1;
     }
 
@@ -169,8 +174,8 @@ impl<'a> SignFields<'a> {
             std::str::from_utf8(&self.digits[..usize::from(self.digits_len)]).unwrap_or("");
         self.entries[..usize::from(self.len)]
             .iter()
+            .flatten()
             .map(move |&(name, value)| {
-                let name = name.unwrap_or("");
                 let value = match value {
                     Value::Str(s) => s,
                     Value::Number { start, end } => digits
