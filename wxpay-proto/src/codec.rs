@@ -495,13 +495,8 @@ impl<'a> Frame<'a> {
         Self::with_id(name, id)
     }
 
-    /// An element named `name` (interned when known: no copy either way).
-    pub(crate) fn named(name: &'a str) -> Self {
-        let (name, id) = named(name);
-        Self::with_id(name, id)
-    }
-
-    fn with_id(name: Cow<'a, str>, id: Option<usize>) -> Self {
+    /// An element named `name` (see [`named`]).
+    pub(crate) fn with_id(name: Cow<'a, str>, id: Option<usize>) -> Self {
         Self {
             name,
             id,
@@ -885,7 +880,7 @@ pub fn encode_text_fields<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str
 
 /// A conservative check for element names we write from data: ASCII letters, digits, `_`,
 /// `-`, `.`, not starting with a digit, `-` or `.`.
-fn is_xml_name(name: &str) -> bool {
+pub(crate) fn is_xml_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))

@@ -34,7 +34,11 @@ pub fn decode(bytes: &[u8]) {
     roundtrip::<gethbinfo::Response>(bytes);
     // The borrowed view reads what the owned decoder reads, errors included.
     let view = gethbinfo::ResponseView::from_xml(bytes).map(|view| view.to_owned());
-    assert_eq!(view, gethbinfo::Response::from_xml(bytes), "the view disagrees");
+    assert_eq!(
+        view,
+        gethbinfo::Response::from_xml(bytes),
+        "the view disagrees"
+    );
 }
 
 fn roundtrip<M: XmlMessage + PartialEq + core::fmt::Debug>(bytes: &[u8]) {

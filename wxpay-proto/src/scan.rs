@@ -9,7 +9,8 @@
 use std::borrow::Cow;
 
 use crate::codec::{
-    DecodeLimits, Fields, Frame, Node, is_xml_char, is_xml_whitespace, named, short_eq, truncate,
+    DecodeLimits, Fields, Frame, Node, is_xml_char, is_xml_name, is_xml_whitespace, named,
+    short_eq, truncate,
 };
 use crate::error::XmlError;
 
@@ -81,6 +82,12 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
                         return Err(XmlError::TrailingContent);
                     }
                     let (name, empty) = s.start_tag()?;
+                    let (interned, id) = named(name);
+                    if id.is_none() && !is_xml_name(name) {
+                        // Only names the encoder can write back are read (so an unknown field
+                        // survives a decode and encode): ASCII letters, digits, `_`, `-`, `.`.
+                        return Err(s.malformed("invalid character in a name"));
+                    }
                     if stack.is_empty() && name != "xml" {
                         return Err(XmlError::WrongRoot);
                     }
@@ -98,9 +105,8 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
                     if !empty && !stack.is_empty() {
                         // Most elements are one text and their end tag: no frame for them.
                         if let Some(text) = s.simple_text(name) {
-                            let (name, id) = named(name);
                             attach(
-                                name,
+                                interned,
                                 id,
                                 Node::Text(Cow::Borrowed(text)),
                                 &mut stack,
@@ -109,7 +115,7 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
                             continue;
                         }
                     }
-                    let frame = Frame::named(name);
+                    let frame = Frame::with_id(interned, id);
                     if empty {
                         close(frame, &mut stack, &mut doc)?;
                     } else {

@@ -372,3 +372,23 @@ fn text_fields_encode_in_order_and_read_back_the_same() {
     assert_eq!(raw.text("sign"), Some("ABC"));
     assert_eq!(raw.len(), 3);
 }
+
+/// Found by fuzzing: an unknown field named `mch_bil|no` decoded, but the encoder (which writes
+/// only plain names) left it out, so the message did not survive its own encoding. Names are
+/// now read only when they can be written back.
+#[test]
+fn an_element_name_the_encoder_cannot_write_is_refused_and_a_plain_one_survives() {
+    for name in ["mch_bil|no", "名字", "a:b", "x[1]", "-a", "1a", ".a"] {
+        let doc = format!("<xml><return_code>SUCCESS</return_code><{name}>1</{name}></xml>");
+        let error = xml_error(doc.as_bytes());
+        assert!(
+            matches!(&error, XmlError::Malformed { reason, .. } if reason.contains("name")),
+            "{name}: {error:?}"
+        );
+    }
+    let doc = "<xml><return_code>SUCCESS</return_code><new_field-2.x>1</new_field-2.x></xml>";
+    let response = SendResponse::from_xml(doc.as_bytes()).unwrap();
+    assert!(response.unknown.contains_key("new_field-2.x"));
+    let again = SendResponse::from_xml(response.to_xml().as_bytes()).unwrap();
+    assert_eq!(again, response);
+}

@@ -782,8 +782,7 @@ impl Campaign {
         F: FnMut(&Progress),
     {
         options.validate()?;
-        self.drive(client, options, Mode::Reconcile, observer)
-            .await
+        self.drive(client, options, Mode::Reconcile, observer).await
     }
 
     async fn drive<T, F>(
