@@ -777,6 +777,18 @@ impl<'a> FieldReader<'a> {
         ))
     }
 
+    /// The fields nobody took so far, copied out of the document (the reader is left
+    /// empty).
+    pub(crate) fn take_unknown(&mut self) -> BTreeMap<String, RawValue> {
+        std::mem::replace(
+            self,
+            FieldReader {
+                fields: Fields::new(),
+            },
+        )
+        .into_unknown()
+    }
+
     /// The fields nobody took, copied out of the document.
     pub(crate) fn into_unknown(self) -> BTreeMap<String, RawValue> {
         if self.fields.live == 0 {

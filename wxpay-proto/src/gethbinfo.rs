@@ -195,19 +195,27 @@ impl HbInfo {
     }
 }
 
+/// The `hbinfo` items of the list `name`, each read by `read` from its own fields.
+fn claims<'a, T>(
+    r: &mut FieldReader<'a>,
+    name: Name,
+    mut read: impl FnMut(&mut FieldReader<'a>) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    r.list(name, "hbinfo")?
+        .map(|item| read(&mut item?))
+        .collect()
+}
+
 /// The claim list of a [`ResponseView`].
 impl ViewSlot for Vec<HbInfo> {
     type View<'a> = Vec<HbInfoView<'a>>;
 
     fn read_view<'a>(r: &mut FieldReader<'a>, name: Name) -> Result<Vec<HbInfoView<'a>>, Error> {
-        r.list(name, "hbinfo")?
-            .map(|item| {
-                let mut item = item?;
-                let mut info = HbInfo::read_view(&mut item, const { Name::known("hbinfo") })?;
-                info.unknown = item.into_unknown();
-                Ok(info)
-            })
-            .collect()
+        claims(r, name, |item| {
+            let mut info = HbInfo::read_view(item, const { Name::known("hbinfo") })?;
+            info.unknown = item.take_unknown();
+            Ok(info)
+        })
     }
 
     fn own_view(view: &Vec<HbInfoView<'_>>) -> Self {
@@ -218,14 +226,11 @@ impl ViewSlot for Vec<HbInfo> {
 /// The claim list: `<hblist><hbinfo>…</hbinfo>…</hblist>`, absent when empty.
 impl Slot for Vec<HbInfo> {
     fn read(r: &mut FieldReader<'_>, name: Name) -> Result<Self, Error> {
-        r.list(name, "hbinfo")?
-            .map(|item| {
-                let mut item = item?;
-                let mut info = HbInfo::read(&mut item, const { Name::known("hbinfo") })?;
-                info.unknown = item.into_unknown();
-                Ok(info)
-            })
-            .collect()
+        claims(r, name, |item| {
+            let mut info = HbInfo::read(item, const { Name::known("hbinfo") })?;
+            info.unknown = item.take_unknown();
+            Ok(info)
+        })
     }
 
     fn write(&self, w: &mut XmlWriter, name: &str) {

@@ -81,13 +81,7 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
                     if doc.done {
                         return Err(XmlError::TrailingContent);
                     }
-                    let (name, empty) = s.start_tag()?;
-                    let (interned, id) = named(name);
-                    if id.is_none() && !is_xml_name(name) {
-                        // Only names the encoder can write back are read (so an unknown field
-                        // survives a decode and encode): ASCII letters, digits, `_`, `-`, `.`.
-                        return Err(s.malformed("invalid character in a name"));
-                    }
+                    let (name, interned, id, empty) = s.start_tag()?;
                     if stack.is_empty() && name != "xml" {
                         return Err(XmlError::WrongRoot);
                     }
@@ -337,6 +331,10 @@ fn name_len(rest: &[u8]) -> Option<usize> {
         .map(|len| at + len)
 }
 
+/// A start tag: its name, the name interned with its [`known_id`](crate::codec::known_id),
+/// and whether the element is empty (`<name/>`).
+type StartTag<'a> = (&'a str, Cow<'a, str>, Option<usize>, bool);
+
 struct Scanner<'a> {
     text: &'a str,
     pos: usize,
@@ -424,25 +422,32 @@ impl<'a> Scanner<'a> {
         Ok(&self.text[start..self.pos])
     }
 
-    /// `<name attr="…" …>` or `<name …/>`: the name, and whether the element is empty.
+    /// `<name attr="…" …>` or `<name …/>` (see [`StartTag`]); a name the encoder could not write
+    /// back is refused before the attributes are read.
     /// Attributes are checked for shape and ignored (the API has none).
-    fn start_tag(&mut self) -> Result<(&'a str, bool), XmlError> {
+    fn start_tag(&mut self) -> Result<StartTag<'a>, XmlError> {
         self.pos += 1;
         let name = self.name()?;
+        let (interned, id) = named(name);
+        if id.is_none() && !is_xml_name(name) {
+            // Only names the encoder can write back are read (so an unknown field survives a
+            // decode and encode): ASCII letters, digits, `_`, `-`, `.`.
+            return Err(self.malformed("invalid character in a name"));
+        }
         loop {
             self.skip_whitespace();
             match self.peek() {
                 None => return Err(self.malformed("unterminated start tag")),
                 Some(b'>') => {
                     self.pos += 1;
-                    return Ok((name, false));
+                    return Ok((name, interned, id, false));
                 }
                 Some(b'/') => {
                     if self.peek_at(1) != Some(b'>') {
                         return Err(self.malformed("`/` not followed by `>`"));
                     }
                     self.pos += 2;
-                    return Ok((name, true));
+                    return Ok((name, interned, id, true));
                 }
                 Some(_) => self.attribute()?,
             }

@@ -203,6 +203,38 @@ fn to_past_midnight(now: SystemTime) -> u64 {
     DAY - secs % DAY + 30
 }
 
+/// A jump of the mock's clock: just past the next Beijing midnight, or by a whole day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Jump {
+    PastMidnight,
+    Day,
+}
+
+impl Jump {
+    /// One time in ten each (the draw is one `random_range(0..10)`, so seeds replay).
+    fn draw(rng: &mut ChaCha8Rng) -> Option<Self> {
+        match rng.random_range(0..10) {
+            0 => Some(Self::PastMidnight),
+            1 => Some(Self::Day),
+            _ => None,
+        }
+    }
+
+    /// Moves the mock's clock, and counts the jump in `midnight_jumps` or `day_jumps`.
+    fn apply(self, mock: &MockServer, midnight_jumps: &mut u64, day_jumps: &mut u64) {
+        match self {
+            Self::PastMidnight => {
+                mock.advance_clock(Duration::from_secs(to_past_midnight(mock.now())));
+                *midnight_jumps += 1;
+            }
+            Self::Day => {
+                mock.advance_clock(Duration::from_secs(DAY));
+                *day_jumps += 1;
+            }
+        }
+    }
+}
+
 /// The Beijing date of a `yyyy-MM-dd HH:mm:ss` time.
 fn date_of(time: &str) -> &str {
     time.split(' ').next().unwrap_or(time)
@@ -274,16 +306,8 @@ async fn seeded_soak_ends_settled_with_one_packet_per_billno_and_money_conserved
             mock.set_faults(fault_plan(&mut rng, 0.06));
             figures.plans += 1;
         }
-        match rng.random_range(0..10) {
-            0 => {
-                mock.advance_clock(Duration::from_secs(to_past_midnight(mock.now())));
-                figures.midnight_jumps += 1;
-            }
-            1 => {
-                mock.advance_clock(Duration::from_secs(DAY));
-                figures.day_jumps += 1;
-            }
-            _ => {}
+        if let Some(jump) = Jump::draw(&mut rng) {
+            jump.apply(&mock, &mut figures.midnight_jumps, &mut figures.day_jumps);
         }
         // Only the clock may hold the mock from here on (a restart waits for that).
         drop(mock);
@@ -767,10 +791,6 @@ mod batch {
         }
     }
 
-    fn jump_past_midnight(mock: &MockServer) {
-        mock.advance_clock(Duration::from_secs(to_past_midnight(mock.now())));
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn seeded_batch_soak_of_the_cli_ends_with_one_packet_per_sent_row_and_money_conserved() {
         // Arrange
@@ -853,16 +873,8 @@ mod batch {
                 6 => mock.clear_faults(),
                 _ => {}
             }
-            match rng.random_range(0..10) {
-                0 => {
-                    jump_past_midnight(&mock);
-                    figures.midnight_jumps += 1;
-                }
-                1 => {
-                    mock.advance_clock(Duration::from_secs(DAY));
-                    figures.day_jumps += 1;
-                }
-                _ => {}
+            if let Some(jump) = Jump::draw(&mut rng) {
+                jump.apply(&mock, &mut figures.midnight_jumps, &mut figures.day_jumps);
             }
             drop(mock);
             if rng.random_bool(0.15) {
@@ -906,13 +918,16 @@ mod batch {
                 let done = state_count(&states, &["sent", "rejected"]);
                 if !jumped && done >= from + k / 2 {
                     jumped = true;
-                    if jump == Some(0) {
-                        jump_past_midnight(&mock_now());
-                        figures.midnight_jumps += 1;
+                    let kind = if jump == Some(0) {
+                        Jump::PastMidnight
                     } else {
-                        mock_now().advance_clock(Duration::from_secs(DAY));
-                        figures.day_jumps += 1;
-                    }
+                        Jump::Day
+                    };
+                    kind.apply(
+                        &mock_now(),
+                        &mut figures.midnight_jumps,
+                        &mut figures.day_jumps,
+                    );
                 }
                 if !restarted && done >= from + k / 3 {
                     restarted = true;
