@@ -21,6 +21,11 @@ type HmacSha256 = Hmac<Sha256>;
 /// `k1=v1&…&kn=vn&key=<key>` with the values as they will be sent (no escaping), straight into
 /// the digest. Up to 32 signed fields, nothing is allocated.
 ///
+/// Pairs already in byte order of their names (wxpay-proto's requests give them so) are
+/// hashed in one pass as they come; otherwise they are sorted first, which is why the
+/// iterator must be `Clone` (arrays, slices' iterators and the usual adapters are): the
+/// sorting path reads it again from the start.
+///
 /// ```
 /// use wxpay_sign::{ApiKey, SignType, sign};
 ///
