@@ -6,7 +6,7 @@
 //! `]]>`) and integers bare, as WeChat Pay does.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Error, FieldProblem, XmlError};
 use crate::sign_fields::{Digits, SignValue};
@@ -31,7 +31,8 @@ pub enum RawValue {
 pub struct DecodeLimits {
     /// Largest accepted body, in bytes.
     pub max_bytes: usize,
-    /// Most elements accepted in one document (the root included).
+    /// Most elements accepted in one document (the root included); 65,534 at the most,
+    /// whatever is set.
     pub max_elements: usize,
     /// Deepest accepted nesting (`<xml>` is depth 1).
     pub max_depth: usize,
@@ -73,7 +74,15 @@ pub(crate) struct Fields<'a> {
     entries: Vec<(Cow<'a, str>, Option<Node<'a>>)>,
     /// How many of `entries` are not taken.
     live: usize,
+    /// Every name of `entries`, once more than [`FEW_UNKNOWN`] are unknown ones: a document
+    /// with many unknown fields (under raised limits) finds a repeated name without a scan.
+    names: Option<BTreeSet<Cow<'a, str>>>,
+    /// How many of `entries` have an unknown name.
+    unknown: usize,
 }
+
+/// How many unknown names a scan of the entries checks for repeats before a set does.
+const FEW_UNKNOWN: usize = 16;
 
 impl<'a> Fields<'a> {
     /// The fields of a list of elements; the first name given twice is an error.
@@ -95,6 +104,8 @@ impl<'a> Fields<'a> {
             index: [0; KNOWN],
             entries: Vec::new(),
             live: 0,
+            names: None,
+            unknown: 0,
         }
     }
 
@@ -117,12 +128,27 @@ impl<'a> Fields<'a> {
         match id {
             Some(id) if self.index[id] != 0 => return Err(name),
             Some(id) => {
-                // At most `DecodeLimits::max_elements` entries, far below `u16::MAX`; a
-                // document past that would only lose the index, never panic.
+                // The scanner stops a document at `scan::MAX_ELEMENTS`, below `u16::MAX`:
+                // the fallback is never taken.
                 self.index[id] = u16::try_from(self.entries.len() + 1).unwrap_or(0);
             }
-            None if self.entries.iter().any(|(n, _)| *n == name) => return Err(name),
-            None => {}
+            None => match &mut self.names {
+                Some(names) => {
+                    if !names.insert(name.clone()) {
+                        return Err(name);
+                    }
+                }
+                None if self.entries.iter().any(|(n, _)| *n == name) => return Err(name),
+                None => {
+                    self.unknown += 1;
+                    if self.unknown > FEW_UNKNOWN {
+                        let mut names: BTreeSet<Cow<'a, str>> =
+                            self.entries.iter().map(|(n, _)| n.clone()).collect();
+                        names.insert(name.clone());
+                        self.names = Some(names);
+                    }
+                }
+            },
         }
         if self.entries.capacity() == 0 {
             // A message has about twenty fields: grow once, not five times.

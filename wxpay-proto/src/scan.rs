@@ -29,6 +29,7 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
         done: false,
     };
     let mut elements = 0usize;
+    let max_elements = limits.max_elements.min(MAX_ELEMENTS);
 
     loop {
         let Some(byte) = s.peek() else {
@@ -86,9 +87,9 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
                         return Err(XmlError::WrongRoot);
                     }
                     elements += 1;
-                    if elements > limits.max_elements {
+                    if elements > max_elements {
                         return Err(XmlError::TooManyElements {
-                            limit: limits.max_elements,
+                            limit: max_elements,
                         });
                     }
                     if stack.len() >= limits.max_depth {
@@ -151,6 +152,10 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
         }
     }
 }
+
+/// The most elements a document may have whatever its [`DecodeLimits`] say: the field index
+/// keeps places as `u16`.
+pub(crate) const MAX_ELEMENTS: usize = u16::MAX as usize - 1;
 
 /// What the document holds so far: the root's children, the first name repeated among them,
 /// and whether the root has ended.

@@ -392,3 +392,53 @@ fn an_element_name_the_encoder_cannot_write_is_refused_and_a_plain_one_survives(
     let again = SendResponse::from_xml(response.to_xml().as_bytes()).unwrap();
     assert_eq!(again, response);
 }
+
+/// However high the element limit is set, a document is stopped at 65,534 elements (the
+/// field index keeps places in 16 bits), with the typed error, not a field silently lost.
+#[test]
+fn the_element_limit_is_capped_where_the_field_index_ends() {
+    let doc = format!(
+        "<xml><hblist>{}</hblist><return_code>SUCCESS</return_code></xml>",
+        "<hbinfo/>".repeat(70_000)
+    );
+    let mut limits = DecodeLimits::DEFAULT;
+    limits.max_bytes = usize::MAX;
+    limits.max_elements = usize::MAX;
+    assert!(matches!(
+        RawMessage::parse_with_limits(doc.as_bytes(), &limits),
+        Err(Error::Xml(XmlError::TooManyElements { limit: 65_534 }))
+    ));
+}
+
+/// Repeated unknown names are found by a scan while there are few of them and by a set past
+/// that (which keeps a document of many unknown fields, under raised limits, from costing a
+/// comparison of every name with every other): a repeat is refused either way, wherever it is.
+#[test]
+fn a_repeated_unknown_name_is_refused_among_few_or_many() {
+    let mut limits = DecodeLimits::DEFAULT;
+    limits.max_bytes = usize::MAX;
+    limits.max_elements = 60_000;
+    for count in [3, 16, 17, 18, 50_000] {
+        let fields: String = (0..count).map(|i| format!("<f{i}>1</f{i}>")).collect();
+        let doc = format!("<xml><return_code>SUCCESS</return_code>{fields}</xml>");
+        let raw = RawMessage::parse_with_limits(doc.as_bytes(), &limits).unwrap();
+        assert_eq!(raw.len(), count + 1);
+        for repeat in [0, count / 2, count - 1] {
+            let doc = format!("<xml>{fields}<f{repeat}>2</f{repeat}></xml>");
+            assert_eq!(
+                xml_error_with(doc.as_bytes(), &limits),
+                XmlError::DuplicateElement {
+                    name: format!("f{repeat}")
+                },
+                "{count} fields, f{repeat} repeated"
+            );
+        }
+    }
+}
+
+fn xml_error_with(bytes: &[u8], limits: &DecodeLimits) -> XmlError {
+    match RawMessage::parse_with_limits(bytes, limits) {
+        Err(Error::Xml(e)) => e,
+        other => panic!("expected an XML error, got {other:?}"),
+    }
+}
