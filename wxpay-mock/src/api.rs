@@ -354,6 +354,7 @@ struct CommitFault {
     hold: Option<Duration>,
     send_failed: bool,
     late_secs: Option<u64>,
+    sending_secs: Option<u64>,
 }
 
 /// Handles one request to `api`.
@@ -384,6 +385,7 @@ pub(crate) async fn handle(
         match (f.action, f.stage) {
             (FaultAction::SendFailed, _) => commit.send_failed = true,
             (FaultAction::LateCommit, _) => commit.late_secs = Some(f.late_secs),
+            (FaultAction::Sending, _) => commit.sending_secs = Some(f.late_secs),
             (FaultAction::Timeout, FaultStage::BeforeCommit) => {
                 commit.hold = Some(Duration::from_millis(f.delay_ms));
             }
@@ -625,7 +627,8 @@ async fn send(
             tracing::error!(error = %e, "cannot run due refunds");
         }
         if let Some(p) = inner.ledger.packet(&req.mch_id, &req.mch_billno) {
-            return reentry(shared, api, &p, &req, echo);
+            let now = inner.clock.now_ms();
+            return reentry(shared, api, &p, &req, echo, now);
         }
         if !inner.in_flight.insert(key.clone()) {
             return fail(
@@ -646,10 +649,16 @@ async fn send(
 }
 
 /// The answer to a billno that is already committed (DESIGN §6.3, §6.4).
-fn reentry(shared: &Shared, api: Api, p: &Packet, req: &SendReq, echo: &Echo) -> Reply {
+fn reentry(shared: &Shared, api: Api, p: &Packet, req: &SendReq, echo: &Echo, now: u64) -> Reply {
     let fail = |code: ErrCode, text: &str| failure(api, code, text, echo, false);
     if p.status == PacketStatus::Failed {
         return fail(ErrCode::SendFailed, "红包发放失败,请更换单号再重试");
+    }
+    if p.sending_at(now) {
+        return fail(
+            ErrCode::Processing,
+            "请求已受理，请稍后使用原单号查询发放结果",
+        );
     }
     if p.re_openid != req.re_openid {
         return fail(ErrCode::FatalError, "更换了openid，但商户单号未更新");
@@ -819,6 +828,10 @@ fn commit(
         send_listid,
         send_time: now,
         visible_at: now.saturating_add(fault.late_secs.unwrap_or(0).saturating_mul(1000)),
+        sending_until: fault
+            .sending_secs
+            .filter(|_| !failed)
+            .map(|secs| now.saturating_add(secs.saturating_mul(1000))),
         shares,
         claims: Vec::new(),
         refund_time: None,
@@ -853,6 +866,13 @@ fn commit(
             );
         }
         return fail(ErrCode::Notenough, "帐号余额不足，请到商户平台充值后再重试");
+    }
+    if fault.sending_secs.is_some() {
+        // Accepted, still sending: the answer says so, the record says `SENDING`.
+        return fail(
+            ErrCode::Systemerror,
+            "请求已受理，请稍后使用原单号查询发放结果",
+        );
     }
     success.unwrap_or_else(|| fail(ErrCode::Systemerror, "系统繁忙，请再试。"))
 }
@@ -911,6 +931,7 @@ async fn query(
     r.mch_id = Some(req.mch_id.to_string());
     r.detail_id = Some(p.send_listid.clone());
     r.status = Some(match p.status {
+        PacketStatus::Sent if p.sending_at(now) => Status::Sending,
         PacketStatus::Sent => Status::Sent,
         PacketStatus::Received => Status::Received,
         PacketStatus::Refunding => Status::Refunding,

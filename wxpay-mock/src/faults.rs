@@ -82,6 +82,12 @@ pub enum FaultAction {
     /// for `late_secs` seconds of virtual time; its own answer is normal. The stage is not
     /// used.
     LateCommit,
+    /// "Still sending" (spec §6: an accepted send starts in `SENDING`): a send that commits
+    /// is answered `SYSTEMERROR` ("请求已受理…"), and for `late_secs` seconds of virtual time
+    /// its record reads `SENDING` in `gethbinfo`, a resend of its billno is answered
+    /// `PROCESSING`, and it cannot be claimed; then it is `SENT`. The money leaves the
+    /// balance at the commit. The stage is not used.
+    Sending,
 }
 
 impl FaultAction {
@@ -96,6 +102,7 @@ impl FaultAction {
             Self::Html => "html",
             Self::SendFailed => "send_failed",
             Self::LateCommit => "late_commit",
+            Self::Sending => "sending",
         }
     }
 }
@@ -141,7 +148,8 @@ pub struct FaultRule {
     /// `timeout`: how long the answer is held, in real milliseconds.
     #[serde(default = "default_delay_ms")]
     pub delay_ms: u64,
-    /// `late_commit`: how long the packet stays invisible to `gethbinfo`, in virtual seconds.
+    /// `late_commit`: how long the packet stays invisible to `gethbinfo`; `sending`: how long
+    /// its record reads `SENDING`. In virtual seconds.
     #[serde(default = "default_late_secs")]
     pub late_secs: u64,
 }
@@ -192,7 +200,7 @@ impl FaultRule {
         self
     }
 
-    /// The `late_commit` window, in virtual seconds.
+    /// The `late_commit` or `sending` window, in virtual seconds.
     #[must_use]
     pub fn late_secs(mut self, secs: u64) -> Self {
         self.late_secs = secs;

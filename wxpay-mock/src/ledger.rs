@@ -89,6 +89,11 @@ pub(crate) struct Packet {
     pub(crate) send_listid: String,
     pub(crate) send_time: u64,
     pub(crate) visible_at: u64,
+    /// Until when `gethbinfo` reads it as `SENDING` (a [`FaultAction::Sending`] commit).
+    ///
+    /// [`FaultAction::Sending`]: crate::FaultAction::Sending
+    #[serde(default)]
+    pub(crate) sending_until: Option<u64>,
     /// The planned shares (one for a normal packet).
     pub(crate) shares: Vec<u64>,
     pub(crate) claims: Vec<Claim>,
@@ -99,6 +104,11 @@ pub(crate) struct Packet {
 }
 
 impl Packet {
+    /// Whether the record still reads `SENDING` at `now`.
+    pub(crate) fn sending_at(&self, now: u64) -> bool {
+        self.sending_until.is_some_and(|until| now < until)
+    }
+
     pub(crate) fn claimed(&self) -> u64 {
         self.claims
             .iter()
@@ -734,6 +744,7 @@ mod tests {
             send_listid: format!("1000041701{send_time:021}"),
             send_time,
             visible_at: send_time,
+            sending_until: None,
             shares: vec![amount],
             claims: Vec::new(),
             refund_time: None,

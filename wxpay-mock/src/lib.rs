@@ -61,7 +61,8 @@
 //! seeded `probability`, at [`FaultStage::BeforeCommit`] (the request has no effect) or
 //! [`FaultStage::AfterCommit`] (the send is committed, the answer is lost or replaced), with
 //! the actions of [`FaultAction`]: `reset`, `timeout`, `systemerror`, `processing`, `garbage`,
-//! `html`, `send_failed` and `late_commit` ("commit lands late").
+//! `html`, `send_failed`, `late_commit` ("commit lands late") and `sending` (accepted, the
+//! record reads `SENDING` for a while).
 //!
 //! # Test isolation
 //!

@@ -182,6 +182,8 @@ struct Extra {
     send_listid: Option<String>,
     /// When a late commit becomes visible (else at `send_time`).
     visible_at: Option<u64>,
+    /// Until when the record reads `SENDING`.
+    sending_until: Option<u64>,
     /// Shares other than one of the whole amount.
     shares: Option<Vec<u64>>,
     claims: Vec<Claim>,
@@ -287,6 +289,7 @@ impl PacketTable {
                 .unwrap_or_else(|| listid(r.send_time, r.listid_number)),
             send_time: r.send_time,
             visible_at: extra.and_then(|e| e.visible_at).unwrap_or(r.send_time),
+            sending_until: extra.and_then(|e| e.sending_until),
             shares: extra
                 .and_then(|e| e.shares.clone())
                 .unwrap_or_else(|| vec![r.total_amount]),
@@ -327,6 +330,7 @@ impl PacketTable {
         let extra = Extra {
             send_listid: number.is_none().then_some(p.send_listid),
             visible_at: (p.visible_at != p.send_time).then_some(p.visible_at),
+            sending_until: p.sending_until,
             shares: (!shares_are_whole).then_some(p.shares),
             claims: p.claims,
             refund_time: p.refund_time,
@@ -336,6 +340,7 @@ impl PacketTable {
         };
         let plain = extra.send_listid.is_none()
             && extra.visible_at.is_none()
+            && extra.sending_until.is_none()
             && extra.shares.is_none()
             && extra.claims.is_empty()
             && extra.refund_time.is_none()
@@ -458,6 +463,7 @@ mod tests {
             send_listid: listid(send_time, number),
             send_time,
             visible_at: send_time,
+            sending_until: None,
             shares: vec![1000],
             claims: Vec::new(),
             refund_time: None,
@@ -489,6 +495,7 @@ mod tests {
         odd.shares = vec![300, 300, 400];
         odd.send_listid = "not ours".to_owned();
         odd.visible_at = 5_000;
+        odd.sending_until = Some(7_000);
         odd.claims.push(Claim {
             openid: "carol".to_owned(),
             amount: 300,

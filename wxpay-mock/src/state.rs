@@ -271,6 +271,9 @@ impl Shared {
             });
         };
         match packet.status {
+            PacketStatus::Sent if packet.sending_at(now) => {
+                return Err(refused("the packet is still being sent"));
+            }
             PacketStatus::Sent => {}
             PacketStatus::Received => return Err(refused("the packet is already fully claimed")),
             PacketStatus::Refunding | PacketStatus::Refund => {

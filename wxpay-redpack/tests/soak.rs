@@ -1,7 +1,7 @@
 //! A seeded soak (issue 8), in two tests against a persistent `wxpay-mock` over mutual TLS on
-//! loopback, with random faults before and after the commit, concurrent duplicates, clock
-//! jumps across Beijing midnight and by 24 h, and restarts of the mock on the same data
-//! directory and ports:
+//! loopback, with random faults before and after the commit (records left SENDING among
+//! them), concurrent duplicates, clock jumps across Beijing midnight and by 24 h, and
+//! restarts of the mock on the same data directory and ports:
 //!
 //! - the client's reliable send, in waves of concurrent sends (the mock restarted in the
 //!   middle of a wave or between waves), then an operator's resend of every Unknown;
@@ -182,6 +182,16 @@ fn fault_plan(rng: &mut ChaCha8Rng, max_p: f64) -> FaultPlan {
             FaultAction::SendFailed,
         )
         .probability(p / 4.0),
+    );
+    // Accepted and still SENDING for a while (spec §6): the client must query, not resend.
+    rules.push(
+        FaultRule::new(
+            FaultApi::SendRedpack,
+            FaultStage::AfterCommit,
+            FaultAction::Sending,
+        )
+        .late_secs(15)
+        .probability(p / 2.0),
     );
     FaultPlan {
         seed: rng.random(),

@@ -316,6 +316,55 @@ async fn a_late_commit_is_not_found_for_its_window() {
 }
 
 #[tokio::test]
+async fn a_send_still_sending_reads_sending_then_sent_and_is_paid_once() {
+    // Arrange
+    let mock = start().await;
+    let m = Merchant::default_of(&mock);
+    mock.set_faults(plan(vec![
+        FaultRule::new(
+            FaultApi::SendRedpack,
+            FaultStage::AfterCommit,
+            FaultAction::Sending,
+        )
+        .late_secs(30)
+        .times(1),
+    ]));
+
+    // Act
+    let sent = m.send("slow1", "alice", 100).await;
+    let sending = m.query_answer("slow1").await.query();
+    let resent = m.send("slow1", "alice", 100).await;
+    let claim_too_early = mock.claim("1900000109", "slow1", None);
+    mock.advance_clock(Duration::from_secs(29));
+    let still_sending = m.query_answer("slow1").await.query();
+    mock.advance_clock(Duration::from_secs(2));
+    let done = m.query_answer("slow1").await.query();
+    let replay = m.send("slow1", "alice", 100).await;
+    let claim = mock.claim("1900000109", "slow1", None);
+
+    // Assert: accepted but not known to be done; the record says so until it is; the money
+    // left the balance once, at the commit.
+    assert_fail(&sent, "SYSTEMERROR");
+    assert_eq!(sending.status.as_ref().map(|s| s.as_str()), Some("SENDING"));
+    assert_eq!(sending.detail_id, done.detail_id);
+    assert_fail(&resent, "PROCESSING");
+    assert!(claim_too_early.is_err());
+    assert_eq!(
+        still_sending.status.as_ref().map(|s| s.as_str()),
+        Some("SENDING")
+    );
+    assert_eq!(done.status.as_ref().map(|s| s.as_str()), Some("SENT"));
+    assert_eq!(replay.code(), "SUCCESS");
+    assert!(claim.is_ok(), "{claim:?}");
+    assert_eq!(packets(&mock), 1);
+    assert_eq!(
+        mock.ledger().merchant("1900000109").unwrap().balance_fen,
+        100_000_000 - 100
+    );
+    assert!(mock.invariants().ok, "{:?}", mock.invariants());
+}
+
+#[tokio::test]
 async fn a_failed_send_answers_send_failed_for_ever() {
     // Arrange
     let mock = start().await;

@@ -212,3 +212,48 @@ async fn a_request_still_held_when_its_mock_shuts_down_commits_nothing() {
     assert_eq!(third.ledger().packet_count(), 0);
     assert!(third.invariants().ok, "{:?}", third.invariants().violations);
 }
+
+#[tokio::test]
+async fn a_packet_still_sending_is_still_sending_after_a_restart() {
+    // Arrange: a send accepted but still sending for 60 s of virtual time.
+    let dir = tempfile::tempdir().unwrap();
+    let first = MockServer::builder()
+        .data_dir(dir.path())
+        .clock(ClockMode::Frozen)
+        .start()
+        .await
+        .unwrap();
+    first.set_faults(wxpay_mock::FaultPlan {
+        seed: 1,
+        rules: vec![
+            wxpay_mock::FaultRule::new(
+                wxpay_mock::FaultApi::SendRedpack,
+                wxpay_mock::FaultStage::AfterCommit,
+                wxpay_mock::FaultAction::Sending,
+            )
+            .late_secs(60)
+            .times(1),
+        ],
+    });
+    let m = Merchant::default_of(&first);
+    assert_eq!(m.send("s1", "alice", 100).await.code(), "SYSTEMERROR");
+    first.advance_clock(Duration::from_secs(10));
+    first.shutdown().await;
+
+    // Act
+    let second = MockServer::builder()
+        .data_dir(dir.path())
+        .clock(ClockMode::Frozen)
+        .start()
+        .await
+        .unwrap();
+    let m2 = Merchant::default_of(&second);
+    let during = m2.query_answer("s1").await.query();
+    second.advance_clock(Duration::from_secs(51));
+    let after = m2.query_answer("s1").await.query();
+
+    // Assert
+    assert_eq!(during.status.as_ref().map(|s| s.as_str()), Some("SENDING"));
+    assert_eq!(after.status.as_ref().map(|s| s.as_str()), Some("SENT"));
+    assert_eq!(second.ledger().packet_count(), 1);
+}

@@ -436,6 +436,77 @@ async fn a_query_not_found_while_the_commit_lands_late_ends_sent_with_one_packet
     );
 }
 
+#[tokio::test]
+async fn a_send_still_sending_is_queried_until_sent_and_never_paid_twice() {
+    // The send is accepted (SYSTEMERROR) and its record reads SENDING for 20 s of virtual time:
+    // the client queries with back-off (its sleeps move the mock's clock) until SENT.
+    let survivor = survives(
+        vec![
+            FaultRule::new(
+                FaultApi::SendRedpack,
+                FaultStage::AfterCommit,
+                FaultAction::Sending,
+            )
+            .late_secs(20)
+            .times(1),
+        ],
+        Behaviour::default(),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(survivor.outcomes("sendredpack"), ["SYSTEMERROR"]);
+    let queries = survivor.outcomes("gethbinfo");
+    assert!(queries.len() >= 2, "{queries:?}");
+}
+
+#[tokio::test]
+async fn a_send_sending_past_the_budget_stays_unknown_then_settles_with_its_billno() {
+    // Arrange: SENDING for an hour, longer than the client's policy lasts.
+    let mock = start(Behaviour::default()).await;
+    let client = client(&mock);
+    let packet = packet(&client, 11, 1000);
+    let request = client.normal(&packet).unwrap();
+    mock.set_faults(faults(vec![
+        FaultRule::new(
+            FaultApi::SendRedpack,
+            FaultStage::AfterCommit,
+            FaultAction::Sending,
+        )
+        .late_secs(3600)
+        .times(1),
+    ]));
+    let mut short = patient();
+    short.max_total = Duration::from_secs(60);
+
+    // Act
+    let first = client.send_reliably(&request, &short).await.unwrap();
+    mock.advance_clock(Duration::from_secs(3600));
+    let later = client.send_reliably(&request, &short).await.unwrap();
+
+    // Assert: never resent while SENDING, then Sent with the one packet.
+    assert!(
+        matches!(
+            first,
+            SendOutcome::Unknown {
+                cause: wxpay_redpack::UnknownCause::StillSending,
+                ..
+            }
+        ),
+        "{first:?}"
+    );
+    assert!(later.is_sent(), "{later:?}");
+    let sends = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.api.as_deref() == Some("sendredpack"))
+        .count();
+    assert_eq!(
+        sends, 2,
+        "one send per call: the first, then the one that replays"
+    );
+    assert_exactly_one_packet_and_invariants(&mock, &packet.mch_billno);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_duplicates_from_two_clients_end_sent_with_one_packet() {
     // Arrange: two processes' clients send the same billno at once; the mock takes 300 ms to
