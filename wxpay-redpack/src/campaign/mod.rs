@@ -77,6 +77,7 @@ mod error;
 mod file;
 mod journal;
 mod limiter;
+mod numbers;
 mod report;
 
 use std::fmt;
@@ -94,6 +95,7 @@ use wxpay_transport::Transport;
 pub use error::{CampaignError, LineError, LineProblem};
 pub use file::{CampaignFile, CampaignRow, Duplicate, MAX_ROWS, ParseOptions};
 pub use journal::JournalRow;
+pub use numbers::REGISTRY;
 pub use report::{Report, Tally, Verdict};
 
 use crate::billno::{BillDate, MAX_SEQUENCE, billno};
@@ -159,10 +161,9 @@ pub fn campaign_billno(
     billno(mch_id, date, sequence).map_err(|e| CampaignError::options(error_chain(&e)))
 }
 
-/// The campaign number taken from a creation time: the Beijing time of day in tens of
-/// seconds (0 to 8639). Two campaigns of one merchant created on the same day get distinct
-/// numbers unless created within the same ten seconds; give numbers explicitly when starting
-/// campaigns in parallel.
+/// The campaign number a creation time suggests: the Beijing time of day in tens of seconds
+/// (0 to 8639). [`Campaign::prepare`] takes it if no other campaign of the journal's
+/// directory has it that day (see [`REGISTRY`]), else the next free one.
 pub fn default_campaign_no(created: SystemTime) -> u32 {
     let secs = created
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -432,7 +433,10 @@ impl Campaign {
     /// Creating: takes today's date (Beijing time, by the client's clock) and
     /// `campaign_no` (or [`default_campaign_no`]), derives each row's billno, checks every
     /// row as the client checks a send, and only then writes the campaign and all its rows
-    /// in one transaction. Resuming: checks that the journal is this merchant's, that the
+    /// in one transaction. The number is recorded in the journal directory's [`REGISTRY`]:
+    /// a default number another campaign of the merchant there has that day is moved to the
+    /// next free one, and an explicit one is refused. Campaigns whose journals are in
+    /// different directories, or on different machines, need numbers chosen apart. Resuming: checks that the journal is this merchant's, that the
     /// file has the same rows (openids and amounts, in order) and that the texts are the
     /// same, then checks the rows again.
     ///
@@ -442,8 +446,8 @@ impl Campaign {
     ///
     /// [`CampaignError::File`] for rows that break a rule (with their line numbers),
     /// [`CampaignError::Mismatch`] for a journal of another campaign,
-    /// [`CampaignError::Options`] for a campaign number over [`MAX_CAMPAIGN_NO`] or an
-    /// `mch_id` too long for the billno, [`CampaignError::Busy`] when another process is
+    /// [`CampaignError::Options`] for a campaign number over [`MAX_CAMPAIGN_NO`] or taken
+    /// by another campaign of the directory, or an `mch_id` too long for the billno, [`CampaignError::Busy`] when another process is
     /// creating the campaign (it holds the run lock, `<journal>.lock`),
     /// [`CampaignError::Journal`] / [`CampaignError::Corrupt`] for a journal that cannot be
     /// used. The journal is unchanged on error.
@@ -476,12 +480,16 @@ impl Campaign {
 
         let now = client.clock().now();
         let date = BillDate::beijing(now);
-        let number = campaign_no.unwrap_or_else(|| default_campaign_no(now));
-        let mut billnos = Vec::with_capacity(file.rows().len());
-        for row_no in 1..=file.rows().len() {
-            let row_no = u64::try_from(row_no).unwrap_or(u64::MAX);
-            billnos.push(campaign_billno(client.mch_id(), date, number, row_no)?);
-        }
+        let mut number = campaign_no.unwrap_or_else(|| default_campaign_no(now));
+        let billnos_of = |number: u32| -> Result<Vec<MchBillno>, CampaignError> {
+            (1..=file.rows().len())
+                .map(|row_no| {
+                    let row_no = u64::try_from(row_no).unwrap_or(u64::MAX);
+                    campaign_billno(client.mch_id(), date, number, row_no)
+                })
+                .collect()
+        };
+        let mut billnos = billnos_of(number)?;
         let rows: Vec<(usize, CampaignRowRef<'_>, &MchBillno)> = file
             .rows()
             .iter()
@@ -505,6 +513,13 @@ impl Campaign {
         let _lock = RunLock::acquire(path)?;
         if let Some(meta) = journal.meta()? {
             return Self::resume(journal, meta, client, file, template, campaign_no);
+        }
+        // The number is taken only now that the rows are known to be good (a refused file
+        // takes none): the directory's other campaigns of the day may already have it.
+        let taken = numbers::take(path, client.mch_id(), date, campaign_no, number)?;
+        if taken != number {
+            number = taken;
+            billnos = billnos_of(number)?;
         }
         let meta = Meta {
             mch_id: client.mch_id().clone(),

@@ -817,3 +817,51 @@ async fn a_campaign_being_created_by_another_process_is_refused_then_created_onc
     assert_eq!(report.sent.count, 2);
     assert_one_packet_per_row(&mock, &campaign);
 }
+
+#[tokio::test]
+async fn campaigns_created_at_the_same_moment_in_one_directory_never_share_billnos() {
+    // Arrange: three campaigns of one merchant created at the same instant, journals side by
+    // side: the default number (the time of day) is the same for all three.
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let client = client(&mock, &clock);
+    let file = rows(2, 100);
+    let journal = |name: &str| dir.path().join(name);
+
+    // Act
+    let first = Campaign::prepare(journal("a.db"), &client, &file, &template(), None).unwrap();
+    let second = Campaign::prepare(journal("b.db"), &client, &file, &template(), None).unwrap();
+    let explicit_taken =
+        Campaign::prepare(journal("c.db"), &client, &file, &template(), Some(2880)).err();
+    let explicit_free =
+        Campaign::prepare(journal("d.db"), &client, &file, &template(), Some(7)).unwrap();
+    let resumed = Campaign::prepare(journal("a.db"), &client, &file, &template(), None).unwrap();
+    clock.advance(Duration::from_secs(86_400));
+    let next_day = Campaign::prepare(journal("e.db"), &client, &file, &template(), None).unwrap();
+
+    // Assert
+    assert_eq!(first.id().to_string(), "20260101-2880");
+    assert_eq!(second.id().to_string(), "20260101-2881");
+    assert!(
+        matches!(&explicit_taken, Some(CampaignError::Options { .. })),
+        "{explicit_taken:?}"
+    );
+    assert!(!journal("c.db").exists() || Campaign::open(journal("c.db")).is_err());
+    assert_eq!(explicit_free.id().to_string(), "20260101-0007");
+    assert_eq!(resumed.id(), first.id());
+    assert_eq!(next_day.id().to_string(), "20260102-2880");
+    let billnos: std::collections::BTreeSet<String> = [&first, &second, &explicit_free]
+        .iter()
+        .flat_map(|c| c.rows().unwrap())
+        .map(|r| r.mch_billno.as_str().to_owned())
+        .collect();
+    assert_eq!(billnos.len(), 6);
+    let registry =
+        std::fs::read_to_string(dir.path().join(wxpay_redpack::campaign::REGISTRY)).unwrap();
+    assert_eq!(
+        registry,
+        "1900000109 20260101 2880\n1900000109 20260101 2881\n\
+         1900000109 20260101 7\n1900000109 20260102 2880\n"
+    );
+}

@@ -167,7 +167,8 @@ struct BatchArgs {
     /// At most this many packets in flight at once.
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
     concurrency: usize,
-    /// The campaign number in the billnos (0 to 9999; default: from the creation time).
+    /// The campaign number in the billnos (0 to 9999; default: from the creation time, the
+    /// next free one if another campaign whose journal is in the same directory has it).
     #[arg(long)]
     campaign_no: Option<u32>,
     /// Send every occurrence of an openid listed more than once (default: the first only).
