@@ -8,6 +8,16 @@ use wxpay_mock::{ClockMode, MockServer};
 
 use crate::support::{GENEROUS, GROUP, Merchant};
 
+/// A mock on the ledger of `dir`, with a frozen clock (the ledger's own time, after a restart).
+async fn reopen(dir: &std::path::Path) -> MockServer {
+    MockServer::builder()
+        .data_dir(dir)
+        .clock(ClockMode::Frozen)
+        .start()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_restarted_mock_keeps_its_ledger_clock_and_billnos() {
     // Arrange
@@ -37,12 +47,7 @@ async fn a_restarted_mock_keeps_its_ledger_clock_and_billnos() {
     first.shutdown().await;
 
     // Act
-    let second = MockServer::builder()
-        .data_dir(dir.path())
-        .clock(ClockMode::Frozen)
-        .start()
-        .await
-        .unwrap();
+    let second = reopen(dir.path()).await;
 
     // Assert
     assert_eq!(second.ledger(), before);
@@ -161,12 +166,7 @@ async fn a_request_still_held_when_its_mock_shuts_down_commits_nothing() {
     // shutdown while it waits.
     use wxpay_mock::{FaultAction, FaultApi, FaultPlan, FaultRule, FaultStage};
     let dir = tempfile::tempdir().unwrap();
-    let first = MockServer::builder()
-        .data_dir(dir.path())
-        .clock(ClockMode::Frozen)
-        .start()
-        .await
-        .unwrap();
+    let first = reopen(dir.path()).await;
     let mut hold = FaultRule::new(
         FaultApi::SendRedpack,
         FaultStage::BeforeCommit,
@@ -185,12 +185,7 @@ async fn a_request_still_held_when_its_mock_shuts_down_commits_nothing() {
 
     // Act: shut down mid-hold, open the same store again, and let the hold run out.
     first.shutdown().await;
-    let second = MockServer::builder()
-        .data_dir(dir.path())
-        .clock(ClockMode::Frozen)
-        .start()
-        .await
-        .unwrap();
+    let second = reopen(dir.path()).await;
     // The held request never gets an answer: its server is gone.
     assert!(in_flight.await.unwrap().is_err());
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -203,12 +198,7 @@ async fn a_request_still_held_when_its_mock_shuts_down_commits_nothing() {
         second.invariants().violations
     );
     second.shutdown().await;
-    let third = MockServer::builder()
-        .data_dir(dir.path())
-        .clock(ClockMode::Frozen)
-        .start()
-        .await
-        .unwrap();
+    let third = reopen(dir.path()).await;
     assert_eq!(third.ledger().packet_count(), 0);
     assert!(third.invariants().ok, "{:?}", third.invariants().violations);
 }
@@ -217,12 +207,7 @@ async fn a_request_still_held_when_its_mock_shuts_down_commits_nothing() {
 async fn a_packet_still_sending_is_still_sending_after_a_restart() {
     // Arrange: a send accepted but still sending for 60 s of virtual time.
     let dir = tempfile::tempdir().unwrap();
-    let first = MockServer::builder()
-        .data_dir(dir.path())
-        .clock(ClockMode::Frozen)
-        .start()
-        .await
-        .unwrap();
+    let first = reopen(dir.path()).await;
     first.set_faults(wxpay_mock::FaultPlan {
         seed: 1,
         rules: vec![
@@ -241,12 +226,7 @@ async fn a_packet_still_sending_is_still_sending_after_a_restart() {
     first.shutdown().await;
 
     // Act
-    let second = MockServer::builder()
-        .data_dir(dir.path())
-        .clock(ClockMode::Frozen)
-        .start()
-        .await
-        .unwrap();
+    let second = reopen(dir.path()).await;
     let m2 = Merchant::default_of(&second);
     let during = m2.query_answer("s1").await.query();
     second.advance_clock(Duration::from_secs(51));
