@@ -31,6 +31,10 @@ fn bench_codec(c: &mut Criterion) {
     group.bench_function("gethbinfo/decode response, borrowed view", |b| {
         b.iter(|| gethbinfo::ResponseView::from_xml(black_box(RESPONSE_GETHBINFO_XML.as_bytes())))
     });
+    // The round's first step alone (validating and storing the request's values).
+    group.bench_function("round/build the typed request (its first step)", |b| {
+        b.iter(|| black_box(&values).build().expect("fixture request"))
+    });
     // A client's half of the round: build the typed request from its values, sign, encode.
     let request_body = || {
         let mut request = values.build().expect("fixture request");

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Operations: `md5-floor`, `md5`, `md5-typed`, `hmac-floor`, `hmac`, `encode`, `decode`,
-//! `decode-view`, `round`.
+//! `decode-view`, `build` (the typed request from its values), `round`.
 
 use std::hint::black_box;
 
@@ -63,6 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "decode" => drop(black_box(gethbinfo::Response::from_xml(black_box(
                 RESPONSE_GETHBINFO_XML.as_bytes(),
             )))),
+            "build" => drop(black_box(black_box(&values).build()?)),
             "round" => {
                 let mut request = values.build()?;
                 let signature = sign(SignType::Md5, &key, request.sign_fields().pairs())?;

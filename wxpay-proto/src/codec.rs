@@ -573,9 +573,15 @@ fn parse_document<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Result<Fields<'
             limit: limits.max_bytes,
         });
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| XmlError::NotUtf8 {
-        offset: e.valid_up_to(),
-    })?;
+    // A vectorised check first (most of a response is ASCII markup and CJK text, where the
+    // standard library goes character by character); the standard one finds the offset of
+    // an error.
+    let text = match simdutf8::basic::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(_) => std::str::from_utf8(bytes).map_err(|e| XmlError::NotUtf8 {
+            offset: e.valid_up_to(),
+        })?,
+    };
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     if is_xml_whitespace(text) {
         return Err(XmlError::Empty);
