@@ -1,10 +1,12 @@
 //! Validated value types, parsed once at the boundary.
 
 use std::borrow::Cow;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::net::Ipv4Addr;
 
-use crate::codec::{ValueSink, WireValue, all_xml_chars, is_xml_char, parse_canonical_u64};
+use arrayvec::ArrayString;
+
+use crate::codec::{ValueSink, WireValue, is_xml_char, parse_canonical_u64};
 use crate::error::{Error, FieldProblem};
 use crate::sign_fields::SignValue;
 
@@ -148,7 +150,7 @@ impl Charset {
                     ((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r')) | (b == 0x7F)
                 });
                 let lead = refused(|b| (b == 0xC2) | (b == 0xEF));
-                !bad && (!lead || (!has_c1(bytes) && all_xml_chars(s)))
+                !bad && (!lead || !has_c1_or_nonchar(bytes))
             }
         }
     }
@@ -174,17 +176,25 @@ impl Charset {
     }
 }
 
-/// Whether a C1 control (U+0080–U+009F, `C2 80`–`C2 9F`) occurs.
-fn has_c1(bytes: &[u8]) -> bool {
-    let mut from = 0;
-    while let Some(skip) = memchr::memchr(0xC2, &bytes[from..]) {
-        let at = from + skip;
-        if matches!(bytes.get(at + 1), Some(0x80..=0x9F)) {
-            return true;
-        }
-        from = at + 1;
-    }
-    false
+/// Whether a C1 control (U+0080–U+009F: `C2 80`–`C2 9F`) or U+FFFE / U+FFFF (`EF BF BE`,
+/// `EF BF BF`) occurs in valid UTF-8: folds over neighbouring bytes without early exit, which
+/// the compiler vectorises (a byte after `C2` is a continuation byte, so below `A0` means
+/// `80`–`9F`).
+fn has_c1_or_nonchar(bytes: &[u8]) -> bool {
+    let second = bytes.get(1..).unwrap_or_default();
+    let third = bytes.get(2..).unwrap_or_default();
+    let c1 = bytes
+        .iter()
+        .zip(second)
+        .fold(false, |seen, (&a, &b)| seen | ((a == 0xC2) & (b < 0xA0)));
+    let nonchar = bytes
+        .iter()
+        .zip(second)
+        .zip(third)
+        .fold(false, |seen, ((&a, &b), &c)| {
+            seen | ((a == 0xEF) & (b == 0xBF) & (c >= 0xBE))
+        });
+    c1 | nonchar
 }
 
 /// Checks a required string: non-empty, at most `max` characters, all in `charset`.
@@ -206,12 +216,54 @@ fn check(field: &'static str, s: &str, max: usize, charset: Charset) -> Result<(
     let actual = match charset {
         // Only ASCII got this far: a byte is a character.
         Charset::Digits | Charset::Alnum | Charset::Token | Charset::PrintableAscii => s.len(),
+        // A character has at least one byte: no need to count when the bytes fit.
+        Charset::Text if s.len() <= max => s.len(),
         Charset::Text => s.chars().count(),
     };
     if actual > max {
         return Err(Error::field(field, FieldProblem::TooLong { max, actual }));
     }
     Ok(())
+}
+
+/// How a validated string type keeps its value: in a `String`, or inline (no allocation)
+/// for the short ASCII ones.
+trait Storage: Sized {
+    /// Keeps a value already checked to fit (or gives it back if it does not, which the
+    /// checks rule out).
+    fn keep(value: Cow<'_, str>) -> Result<Self, Cow<'_, str>>;
+    /// The value.
+    fn text(&self) -> &str;
+    /// The value as a `String`.
+    fn into_text(self) -> String;
+}
+
+impl Storage for String {
+    fn keep(value: Cow<'_, str>) -> Result<Self, Cow<'_, str>> {
+        Ok(value.into_owned())
+    }
+
+    fn text(&self) -> &str {
+        self
+    }
+
+    fn into_text(self) -> String {
+        self
+    }
+}
+
+impl<const N: usize> Storage for ArrayString<N> {
+    fn keep(value: Cow<'_, str>) -> Result<Self, Cow<'_, str>> {
+        ArrayString::from(&value).map_err(|_| value.clone())
+    }
+
+    fn text(&self) -> &str {
+        self
+    }
+
+    fn into_text(self) -> String {
+        self.as_str().to_owned()
+    }
 }
 
 macro_rules! string_type {
@@ -221,59 +273,78 @@ macro_rules! string_type {
     ) => {
         string_type! {
             $(#[$meta])*
-            $name, field = $field, max = $max,
+            $name, field = $field, max = $max, storage = String,
             check = |field, value| check(field, value, $max, Charset::$charset)
         }
     };
     (
         $(#[$meta:meta])*
-        $name:ident, field = $field:literal, max = $max:literal, check = $check:expr
+        $name:ident, field = $field:literal, max = $max:literal, inline, charset = $charset:ident
+    ) => {
+        string_type! {
+            $(#[$meta])*
+            $name, field = $field, max = $max, storage = ArrayString<$max>,
+            check = |field, value| check(field, value, $max, Charset::$charset)
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        $name:ident, field = $field:literal, max = $max:literal, storage = $storage:ty,
+        check = $check:expr
     ) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        pub struct $name($storage);
 
         impl $name {
             /// The longest accepted value, in characters.
             pub const MAX_CHARS: usize = $max;
 
             #[doc = concat!("Validates a value for the `", $field, "` field.")]
-            pub fn new(value: impl Into<String>) -> Result<Self, Error> {
+            pub fn new<'v>(value: impl Into<Cow<'v, str>>) -> Result<Self, Error> {
                 Self::for_field($field, value.into())
             }
 
-            fn for_field(field: &'static str, value: String) -> Result<Self, Error> {
+            fn for_field(field: &'static str, value: Cow<'_, str>) -> Result<Self, Error> {
                 let check: fn(&'static str, &str) -> Result<(), Error> = $check;
                 check(field, &value)?;
-                Ok(Self(value))
+                <$storage as Storage>::keep(value).map(Self).map_err(|value| {
+                    Error::field(
+                        field,
+                        FieldProblem::TooLong {
+                            max: $max,
+                            actual: value.chars().count(),
+                        },
+                    )
+                })
             }
 
             /// The value as sent on the wire.
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.text()
             }
 
             /// The owned value.
             pub fn into_string(self) -> String {
-                self.0
+                self.0.into_text()
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), self.0)
+                write!(f, "{}({:?})", stringify!($name), self.as_str())
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
 
@@ -303,16 +374,16 @@ macro_rules! string_type {
 
         impl WireValue for $name {
             fn from_wire(field: &'static str, raw: Cow<'_, str>) -> Result<Self, Error> {
-                Self::for_field(field, raw.into_owned())
+                Self::for_field(field, raw)
             }
 
             fn write_wire(&self, out: &mut ValueSink<'_>) {
                 // Validated on construction: only characters XML can carry.
-                out.text_valid(&self.0);
+                out.text_valid(self.as_str());
             }
 
             fn sign_value(&self) -> SignValue<'_> {
-                SignValue::Str(&self.0)
+                SignValue::Str(self.as_str())
             }
         }
     };
@@ -323,30 +394,30 @@ string_type! {
     ///
     /// 1 to 28 ASCII letters and digits, unique per merchant. The documented shape
     /// (mch_id + `yyyymmdd` + 10 digits) is a suggestion the server does not enforce.
-    MchBillno, field = "mch_billno", max = 28, charset = Alnum
+    MchBillno, field = "mch_billno", max = 28, inline, charset = Alnum
 }
 
 string_type! {
     /// `mch_id` (also `sub_mch_id`, `consume_mch_id`): a merchant id, 1 to 32 digits.
-    MchId, field = "mch_id", max = 32, charset = Digits
+    MchId, field = "mch_id", max = 32, inline, charset = Digits
 }
 
 string_type! {
     /// `wxappid` / `appid` / `msgappid`: an Official Account or mini-program appid,
     /// 1 to 32 ASCII letters, digits, `_` or `-`.
-    AppId, field = "wxappid", max = 32, charset = Token
+    AppId, field = "wxappid", max = 32, inline, charset = Token
 }
 
 string_type! {
     /// `re_openid`: a user's openid under an appid, 1 to 32 ASCII letters, digits, `_`
     /// or `-`.
-    OpenId, field = "re_openid", max = 32, charset = Token
+    OpenId, field = "re_openid", max = 32, inline, charset = Token
 }
 
 string_type! {
     /// `nonce_str`: the request's random string, 1 to 32 ASCII letters, digits, `_` or `-`.
     /// Chosen by the caller (this crate has no randomness).
-    NonceStr, field = "nonce_str", max = 32, charset = Token
+    NonceStr, field = "nonce_str", max = 32, inline, charset = Token
 }
 
 string_type! {
@@ -372,7 +443,7 @@ string_type! {
 string_type! {
     /// `client_ip`: the IPv4 address of the machine calling the API, in dotted-quad form
     /// (at most 15 characters).
-    ClientIp, field = "client_ip", max = 15, check = check_ipv4
+    ClientIp, field = "client_ip", max = 15, storage = ArrayString<15>, check = check_ipv4
 }
 
 fn check_ipv4(field: &'static str, value: &str) -> Result<(), Error> {
@@ -395,7 +466,10 @@ impl ClientIp {
 
 impl From<Ipv4Addr> for ClientIp {
     fn from(addr: Ipv4Addr) -> Self {
-        Self(addr.to_string())
+        let mut text = ArrayString::new();
+        // A dotted quad has at most 15 characters: the write cannot run out of room.
+        let _ = write!(text, "{addr}");
+        Self(text)
     }
 }
 
@@ -416,7 +490,7 @@ impl RiskInfo {
 
     /// Takes a value that is already URL-encoded, as it goes on the wire (same as
     /// [`RiskInfo::new`]).
-    pub fn from_encoded(value: impl Into<String>) -> Result<Self, Error> {
+    pub fn from_encoded<'v>(value: impl Into<Cow<'v, str>>) -> Result<Self, Error> {
         Self::new(value)
     }
 }

@@ -209,3 +209,43 @@ fn field_errors_name_the_wire_field_and_the_documented_text() {
         "参数错误:send_name字段为必填并且少于32字符"
     );
 }
+
+#[test]
+fn short_ids_keep_their_longest_values_whole_and_refuse_one_more() {
+    // These types keep their value inline (no allocation): the longest value must still
+    // fit exactly, and one character more must be a typed error, not a cut.
+    let at_max = |max: usize| "7".repeat(max);
+    assert_eq!(MchBillno::new(at_max(28)).unwrap().as_str(), at_max(28));
+    assert_eq!(MchId::new(at_max(32)).unwrap().as_str(), at_max(32));
+    assert_eq!(AppId::new(at_max(32)).unwrap().as_str(), at_max(32));
+    assert_eq!(OpenId::new(at_max(32)).unwrap().as_str(), at_max(32));
+    assert_eq!(NonceStr::new(at_max(32)).unwrap().into_string(), at_max(32));
+    for (result, max) in [
+        (MchId::new(at_max(33)).map(drop), 32),
+        (AppId::new(at_max(33)).map(drop), 32),
+        (OpenId::new(at_max(33)).map(drop), 32),
+        (NonceStr::new(at_max(33)).map(drop), 32),
+    ] {
+        assert_eq!(
+            problem(result.unwrap_err()),
+            FieldProblem::TooLong {
+                max,
+                actual: max + 1
+            }
+        );
+    }
+    // The widest dotted quad fills the address type exactly.
+    let widest = ClientIp::from(std::net::Ipv4Addr::new(255, 255, 255, 255));
+    assert_eq!(widest.as_str(), "255.255.255.255");
+    assert_eq!(widest, ClientIp::new("255.255.255.255").unwrap());
+    // Values are taken from borrowed and owned strings alike.
+    let owned = String::from("10000098");
+    assert_eq!(
+        MchId::new(&owned).unwrap(),
+        MchId::new(owned.clone()).unwrap()
+    );
+    assert_eq!(
+        MchId::new(std::borrow::Cow::Borrowed("10000098")).unwrap(),
+        MchId::try_from(owned).unwrap()
+    );
+}
