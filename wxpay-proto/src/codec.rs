@@ -609,9 +609,24 @@ pub(crate) trait WireValue: Sized {
     fn sign_value(&self) -> SignValue<'_>;
 }
 
-/// Where a [`WireValue`] writes itself: CDATA text or a bare integer.
+/// An element name and its tags, spelled out at compile time by `tag!`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tag {
+    /// `<name>`.
+    pub(crate) open: &'static str,
+    /// `</name>`.
+    pub(crate) close: &'static str,
+    /// `<name><![CDATA[`.
+    pub(crate) open_cdata: &'static str,
+    /// `]]></name>`.
+    pub(crate) close_cdata: &'static str,
+}
+
+/// Where a [`WireValue`] writes itself: CDATA text or a bare integer, inside its element's
+/// tags when it has a [`Tag`] (the caller writes them otherwise).
 pub(crate) struct ValueSink<'a> {
     out: &'a mut String,
+    tag: Option<&'a Tag>,
 }
 
 impl ValueSink<'_> {
@@ -631,7 +646,11 @@ impl ValueSink<'_> {
     /// Writes as CDATA a string already known to hold only characters XML can carry (a
     /// validated value type), splitting `]]>`.
     pub(crate) fn text_valid(&mut self, value: &str) {
-        self.out.push_str("<![CDATA[");
+        let (open, close) = match self.tag {
+            Some(tag) => (tag.open_cdata, tag.close_cdata),
+            None => ("<![CDATA[", "]]>"),
+        };
+        self.out.push_str(open);
         let mut rest = value;
         while let Some(at) = find_cdata_end(rest) {
             self.out.push_str(&rest[..at]);
@@ -640,27 +659,25 @@ impl ValueSink<'_> {
             rest = &rest[at + 3..];
         }
         self.out.push_str(rest);
-        self.out.push_str("]]>");
+        self.out.push_str(close);
     }
 
     /// Writes a bare integer.
     pub(crate) fn integer(&mut self, value: u64) {
-        self.out.push_str(Digits::new(value).as_str());
+        match self.tag {
+            Some(tag) => {
+                self.out.push_str(tag.open);
+                self.out.push_str(Digits::new(value).as_str());
+                self.out.push_str(tag.close);
+            }
+            None => self.out.push_str(Digits::new(value).as_str()),
+        }
     }
 }
 
 /// Where `]]>` first occurs.
 fn find_cdata_end(s: &str) -> Option<usize> {
-    let bytes = s.as_bytes();
-    let mut from = 0;
-    while let Some(skip) = memchr::memchr(b']', &bytes[from..]) {
-        let at = from + skip;
-        if bytes[at..].starts_with(b"]]>") {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
+    crate::scan::find(s.as_bytes(), b"]]>")
 }
 
 /// Whether U+FFFE or U+FFFF (`EF BF BE`, `EF BF BF`) occurs: memchr to each `EF` lead byte
@@ -848,16 +865,25 @@ impl XmlWriter {
         Self { out }
     }
 
-    pub(crate) fn field<T: WireValue>(&mut self, name: &str, value: &T) {
-        self.open(name);
-        value.write_wire(&mut ValueSink { out: &mut self.out });
-        self.close(name);
+    pub(crate) fn field<T: WireValue>(&mut self, tag: &Tag, value: &T) {
+        value.write_wire(&mut ValueSink {
+            out: &mut self.out,
+            tag: Some(tag),
+        });
     }
 
-    pub(crate) fn optional<T: WireValue>(&mut self, name: &str, value: Option<&T>) {
+    pub(crate) fn optional<T: WireValue>(&mut self, tag: &Tag, value: Option<&T>) {
         if let Some(value) = value {
-            self.field(name, value);
+            self.field(tag, value);
         }
+    }
+
+    pub(crate) fn open_tag(&mut self, tag: &Tag) {
+        self.out.push_str(tag.open);
+    }
+
+    pub(crate) fn close_tag(&mut self, tag: &Tag) {
+        self.out.push_str(tag.close);
     }
 
     pub(crate) fn open(&mut self, name: &str) {
@@ -886,7 +912,11 @@ impl XmlWriter {
         }
         self.open(name);
         match value {
-            RawValue::Text(t) => ValueSink { out: &mut self.out }.text(t),
+            RawValue::Text(t) => ValueSink {
+                out: &mut self.out,
+                tag: None,
+            }
+            .text(t),
             RawValue::Elements(children) => {
                 for (child, v) in children {
                     self.raw(child, v);
@@ -915,7 +945,11 @@ pub fn encode_text_fields<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str
     for (name, value) in fields {
         if is_xml_name(name) {
             w.open(name);
-            ValueSink { out: &mut w.out }.text(value);
+            ValueSink {
+                out: &mut w.out,
+                tag: None,
+            }
+            .text(value);
             w.close(name);
         }
     }

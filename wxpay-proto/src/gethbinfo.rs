@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use crate::codec::{FieldReader, Name, XmlWriter};
+use crate::codec::{FieldReader, Name, Tag, XmlWriter};
 use crate::enums::{BillType, ErrCode, HbType, SendType, Status};
 use crate::error::Error;
 use crate::header::{ReturnHeader, ReturnHeaderView, ReturnStatus};
@@ -233,16 +233,17 @@ impl Slot for Vec<HbInfo> {
         })
     }
 
-    fn write(&self, w: &mut XmlWriter, name: &str) {
+    fn write(&self, w: &mut XmlWriter, tag: &Tag) {
         if self.is_empty() {
             return;
         }
-        w.open(name);
+        let item = tag!("hbinfo");
+        w.open_tag(tag);
         for info in self {
-            w.open("hbinfo");
-            info.write(w, "hbinfo");
-            w.close("hbinfo");
+            w.open_tag(&item);
+            info.write(w, &item);
+            w.close_tag(&item);
         }
-        w.close(name);
+        w.close_tag(tag);
     }
 }

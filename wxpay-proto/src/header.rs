@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use crate::codec::{FieldReader, Name, XmlWriter};
+use crate::codec::{FieldReader, Name, Tag, XmlWriter};
 use crate::enums::{ErrCode, ResultCode, ReturnCode};
 use crate::error::Error;
 use crate::wire_struct::{Slot, ViewSlot};
@@ -153,12 +153,12 @@ impl Slot for ReturnHeader {
         })
     }
 
-    fn write(&self, w: &mut XmlWriter, _name: &str) {
-        w.field("return_code", &self.return_code);
-        w.optional("return_msg", self.return_msg.as_ref());
-        w.optional("result_code", self.result_code.as_ref());
-        w.optional("err_code", self.err_code.as_ref());
-        w.optional("err_code_des", self.err_code_des.as_ref());
+    fn write(&self, w: &mut XmlWriter, _tag: &Tag) {
+        w.field(&tag!("return_code"), &self.return_code);
+        w.optional(&tag!("return_msg"), self.return_msg.as_ref());
+        w.optional(&tag!("result_code"), self.result_code.as_ref());
+        w.optional(&tag!("err_code"), self.err_code.as_ref());
+        w.optional(&tag!("err_code_des"), self.err_code_des.as_ref());
     }
 }
 

@@ -242,7 +242,14 @@ fn find_byte(hay: &[u8], byte: u8) -> Option<usize> {
     let pattern = ONES * u64::from(byte);
     let mut at = 0;
     while at < SHORT {
-        let Some(word) = word_at(hay, at) else { break };
+        let Some(word) = word_at(hay, at) else {
+            // Fewer than eight bytes left: a loop is cheaper than a call.
+            return hay
+                .get(at..)?
+                .iter()
+                .position(|&b| b == byte)
+                .map(|i| at + i);
+        };
         let found = zero_bytes(word ^ pattern);
         if found != 0 {
             return Some(at + (found.trailing_zeros() / 8) as usize);
@@ -257,7 +264,14 @@ fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
     let (pa, pb) = (ONES * u64::from(a), ONES * u64::from(b));
     let mut at = 0;
     while at < SHORT {
-        let Some(word) = word_at(hay, at) else { break };
+        let Some(word) = word_at(hay, at) else {
+            // Fewer than eight bytes left: a loop is cheaper than a call.
+            return hay
+                .get(at..)?
+                .iter()
+                .position(|&x| x == a || x == b)
+                .map(|i| at + i);
+        };
         let found = zero_bytes(word ^ pa) | zero_bytes(word ^ pb);
         if found != 0 {
             return Some(at + (found.trailing_zeros() / 8) as usize);
@@ -268,7 +282,7 @@ fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
 }
 
 /// Where `needle` (a short ASCII delimiter) first occurs in `hay`.
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let (&first, rest) = needle.split_first()?;
     let mut from = 0;
     while let Some(skip) = find_byte(hay.get(from..)?, first) {

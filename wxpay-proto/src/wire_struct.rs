@@ -3,15 +3,28 @@
 
 use std::borrow::Cow;
 
-use crate::codec::{FieldReader, Name, WireValue, XmlWriter};
+use crate::codec::{FieldReader, Name, Tag, WireValue, XmlWriter};
 use crate::error::Error;
 use crate::sign_fields::SignFields;
+
+/// The [`Tag`](crate::codec::Tag) of an element name given as a literal (or `stringify!`):
+/// its tags are spelled out at compile time, so writing them is one copy each.
+macro_rules! tag {
+    ($name:expr) => {
+        $crate::codec::Tag {
+            open: concat!("<", $name, ">"),
+            close: concat!("</", $name, ">"),
+            open_cdata: concat!("<", $name, "><![CDATA["),
+            close_cdata: concat!("]]></", $name, ">"),
+        }
+    };
+}
 
 /// How a struct field is read from and written to the message (a required value, an
 /// optional one, or a group of fields flattened into the message).
 pub(crate) trait Slot: Sized {
     fn read(r: &mut FieldReader<'_>, name: Name) -> Result<Self, Error>;
-    fn write(&self, w: &mut XmlWriter, name: &str);
+    fn write(&self, w: &mut XmlWriter, tag: &Tag);
 }
 
 /// A wire value as a borrowed view reads it: text stays a [`Cow`] of the document (borrowed
@@ -101,8 +114,8 @@ impl<T: WireValue> Slot for T {
         r.required(name)
     }
 
-    fn write(&self, w: &mut XmlWriter, name: &str) {
-        w.field(name, self);
+    fn write(&self, w: &mut XmlWriter, tag: &Tag) {
+        w.field(tag, self);
     }
 }
 
@@ -111,9 +124,9 @@ impl<T: WireValue> Slot for Option<T> {
         r.optional(name)
     }
 
-    fn write(&self, w: &mut XmlWriter, name: &str) {
+    fn write(&self, w: &mut XmlWriter, tag: &Tag) {
         if let Some(value) = self {
-            w.field(name, value);
+            w.field(tag, value);
         }
     }
 }
@@ -283,8 +296,12 @@ macro_rules! wire_struct {
                 })
             }
 
-            fn write(&self, w: &mut $crate::codec::XmlWriter, _name: &str) {
-                $( $crate::wire_struct::Slot::write(&self.$field, w, stringify!($field)); )+
+            fn write(&self, w: &mut $crate::codec::XmlWriter, _tag: &$crate::codec::Tag) {
+                $( $crate::wire_struct::Slot::write(
+                    &self.$field,
+                    w,
+                    const { &tag!(stringify!($field)) },
+                ); )+
                 w.unknown(&self.unknown);
             }
         }
@@ -302,7 +319,7 @@ macro_rules! wire_struct {
 
             fn to_xml(&self) -> String {
                 let mut w = $crate::codec::XmlWriter::new();
-                $crate::wire_struct::Slot::write(self, &mut w, "xml");
+                $crate::wire_struct::Slot::write(self, &mut w, const { &tag!("xml") });
                 w.finish()
             }
         }
