@@ -71,12 +71,12 @@ pub(crate) struct Fields<'a> {
     /// For each known name, 1 + its place in `entries`; 0 when absent (or taken).
     index: [u16; KNOWN],
     /// The elements in document order; a taken one is `None`.
-    entries: Vec<(Cow<'a, str>, Option<Node<'a>>)>,
+    entries: Vec<(&'a str, Option<Node<'a>>)>,
     /// How many of `entries` are not taken.
     live: usize,
     /// Every name of `entries`, once more than [`FEW_UNKNOWN`] are unknown ones: a document
     /// with many unknown fields (under raised limits) finds a repeated name without a scan.
-    names: Option<BTreeSet<Cow<'a, str>>>,
+    names: Option<BTreeSet<&'a str>>,
     /// How many of `entries` have an unknown name.
     unknown: usize,
 }
@@ -86,7 +86,7 @@ const FEW_UNKNOWN: usize = 16;
 
 impl<'a> Fields<'a> {
     /// The fields of a list of elements; the first name given twice is an error.
-    pub(crate) fn from_elements(children: Vec<(Cow<'a, str>, Node<'a>)>) -> Result<Self, XmlError> {
+    pub(crate) fn from_elements(children: Vec<(&'a str, Node<'a>)>) -> Result<Self, XmlError> {
         let mut fields = Fields::new();
         fields.entries.reserve_exact(children.len());
         for (name, value) in children {
@@ -110,11 +110,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Adds an element; gives the name back if it is already there.
-    pub(crate) fn insert(
-        &mut self,
-        name: Cow<'a, str>,
-        node: Node<'a>,
-    ) -> Result<(), Cow<'a, str>> {
+    pub(crate) fn insert(&mut self, name: &'a str, node: Node<'a>) -> Result<(), &'a str> {
         self.insert_with_id(known_id(&name), name, node)
     }
 
@@ -122,9 +118,9 @@ impl<'a> Fields<'a> {
     pub(crate) fn insert_with_id(
         &mut self,
         id: Option<usize>,
-        name: Cow<'a, str>,
+        name: &'a str,
         node: Node<'a>,
-    ) -> Result<(), Cow<'a, str>> {
+    ) -> Result<(), &'a str> {
         match id {
             Some(id) if self.index[id] != 0 => return Err(name),
             Some(id) => {
@@ -134,7 +130,7 @@ impl<'a> Fields<'a> {
             }
             None => match &mut self.names {
                 Some(names) => {
-                    if !names.insert(name.clone()) {
+                    if !names.insert(name) {
                         return Err(name);
                     }
                 }
@@ -142,17 +138,18 @@ impl<'a> Fields<'a> {
                 None => {
                     self.unknown += 1;
                     if self.unknown > FEW_UNKNOWN {
-                        let mut names: BTreeSet<Cow<'a, str>> =
-                            self.entries.iter().map(|(n, _)| n.clone()).collect();
-                        names.insert(name.clone());
+                        let mut names: BTreeSet<&'a str> =
+                            self.entries.iter().map(|(n, _)| *n).collect();
+                        names.insert(name);
                         self.names = Some(names);
                     }
                 }
             },
         }
         if self.entries.capacity() == 0 {
-            // A message has about twenty fields: grow once, not five times.
-            self.entries.reserve(24);
+            // A message has about twenty fields: grow once, not five times. 21 entries are
+            // 1,008 bytes, the most glibc's allocator keeps in its fast per-thread cache.
+            self.entries.reserve(21);
         }
         self.entries.push((name, Some(node)));
         self.live += 1;
@@ -162,7 +159,7 @@ impl<'a> Fields<'a> {
     fn get(&self, name: &str) -> Option<&Node<'a>> {
         let at = match known_id(name) {
             Some(id) => usize::from(self.index[id]).checked_sub(1)?,
-            None => self.entries.iter().position(|(n, _)| n == name)?,
+            None => self.entries.iter().position(|(n, _)| *n == name)?,
         };
         self.entries.get(at)?.1.as_ref()
     }
@@ -171,7 +168,7 @@ impl<'a> Fields<'a> {
     fn take(&mut self, name: Name) -> Option<Node<'a>> {
         let at = match name.id {
             Some(id) => usize::from(std::mem::take(&mut self.index[id])).checked_sub(1)?,
-            None => self.entries.iter().position(|(n, _)| n == name.text)?,
+            None => self.entries.iter().position(|(n, _)| *n == name.text)?,
         };
         let node = self.entries.get_mut(at)?.1.take()?;
         self.live -= 1;
@@ -198,7 +195,7 @@ impl<'a> Fields<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Node<'a> {
     Text(Cow<'a, str>),
-    Elements(Vec<(Cow<'a, str>, Node<'a>)>),
+    Elements(Vec<(&'a str, Node<'a>)>),
 }
 
 impl Node<'_> {
@@ -208,7 +205,7 @@ impl Node<'_> {
             Node::Elements(children) => RawValue::Elements(
                 children
                     .into_iter()
-                    .map(|(name, node)| (name.into_owned(), node.into_owned()))
+                    .map(|(name, node)| (name.to_owned(), node.into_owned()))
                     .collect(),
             ),
         }
@@ -228,7 +225,7 @@ impl<'a> RawMessage<'a> {
         })
     }
 
-    fn from_elements(children: Vec<(Cow<'a, str>, Node<'a>)>) -> Result<Self, XmlError> {
+    fn from_elements(children: Vec<(&'a str, Node<'a>)>) -> Result<Self, XmlError> {
         Ok(Self {
             fields: Fields::from_elements(children)?,
         })
@@ -486,24 +483,25 @@ pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// A name of the document, as the static string when it is a known one (either way
 /// without a copy), with its [`known_id`].
-pub(crate) fn named(name: &str) -> (Cow<'_, str>, Option<usize>) {
+pub(crate) fn named(name: &str) -> (&str, Option<usize>) {
     match known_id(name) {
-        Some(id) => (Cow::Borrowed(KNOWN_NAMES[id]), Some(id)),
-        None => (Cow::Borrowed(name), None),
+        Some(id) => (KNOWN_NAMES[id], Some(id)),
+        None => (name, None),
     }
 }
 
-/// The name as a static string when it is a known one, else a copy.
+/// The name as a static string: the known one, else a copy kept for the rest of the test
+/// run (for the reference decoder, whose names borrow from its events, not the input).
 #[cfg(test)]
-pub(crate) fn intern(name: &str) -> Cow<'static, str> {
+pub(crate) fn intern(name: &str) -> &'static str {
     match known_id(name) {
-        Some(id) => Cow::Borrowed(KNOWN_NAMES[id]),
-        None => Cow::Owned(name.to_owned()),
+        Some(id) => KNOWN_NAMES[id],
+        None => Box::leak(name.to_owned().into_boxed_str()),
     }
 }
 
 pub(crate) struct Frame<'a> {
-    name: Cow<'a, str>,
+    name: &'a str,
     /// The name's [`known_id`].
     pub(crate) id: Option<usize>,
     text: Option<Cow<'a, str>>,
@@ -511,18 +509,18 @@ pub(crate) struct Frame<'a> {
     /// Whether a child element has ended inside it (the root's children go to the document's
     /// [`Fields`], not to `children`).
     pub(crate) has_children: bool,
-    pub(crate) children: Vec<(Cow<'a, str>, Node<'a>)>,
+    pub(crate) children: Vec<(&'a str, Node<'a>)>,
 }
 
 impl<'a> Frame<'a> {
     #[cfg(test)]
-    pub(crate) fn new(name: Cow<'a, str>) -> Self {
+    pub(crate) fn new(name: &'a str) -> Self {
         let id = known_id(&name);
         Self::with_id(name, id)
     }
 
     /// An element named `name` (see [`named`]).
-    pub(crate) fn with_id(name: Cow<'a, str>, id: Option<usize>) -> Self {
+    pub(crate) fn with_id(name: &'a str, id: Option<usize>) -> Self {
         Self {
             name,
             id,
@@ -538,7 +536,7 @@ impl<'a> Frame<'a> {
     }
 
     /// Adds an ended child element.
-    pub(crate) fn push_child(&mut self, name: Cow<'a, str>, node: Node<'a>) {
+    pub(crate) fn push_child(&mut self, name: &'a str, node: Node<'a>) {
         self.has_children = true;
         self.children.push((name, node));
     }
@@ -555,7 +553,7 @@ impl<'a> Frame<'a> {
         }
     }
 
-    pub(crate) fn finish(self) -> Result<(Cow<'a, str>, Node<'a>), XmlError> {
+    pub(crate) fn finish(self) -> Result<(&'a str, Node<'a>), XmlError> {
         if !self.has_children {
             Ok((self.name, Node::Text(self.text.unwrap_or_default())))
         } else if self.has_text {
@@ -815,7 +813,7 @@ impl<'a> FieldReader<'a> {
             Some(Node::Text(_)) => return Err(Error::field(name.text, FieldProblem::Shape)),
             Some(Node::Elements(children)) => children,
         };
-        Ok(children.into_iter().filter(move |(n, _)| n == item).map(
+        Ok(children.into_iter().filter(move |(n, _)| *n == item).map(
             move |(_, value)| match value {
                 Node::Elements(inner) => Ok(RawMessage::from_elements(inner)?.into_reader()),
                 Node::Text(t) if is_xml_whitespace(&t) => Ok(FieldReader {
@@ -846,7 +844,7 @@ impl<'a> FieldReader<'a> {
         self.fields
             .entries
             .into_iter()
-            .filter_map(|(name, node)| node.map(|node| (name.into_owned(), node.into_owned())))
+            .filter_map(|(name, node)| node.map(|node| (name.to_owned(), node.into_owned())))
             .collect()
     }
 }
@@ -858,9 +856,10 @@ pub(crate) struct XmlWriter {
 
 impl XmlWriter {
     pub(crate) fn new() -> Self {
-        // One allocation: 2 KiB holds any realistic request or response (the fixture
-        // sendredpack request is about 1 KiB); only very long texts make it grow.
-        let mut out = String::with_capacity(2048);
+        // One allocation: 1 KiB holds a typical request or response (the fixture
+        // sendredpack request is 722 bytes), and is the largest block glibc's allocator
+        // keeps in its fast per-thread cache; long texts or claim lists make it grow.
+        let mut out = String::with_capacity(1024);
         out.push_str("<xml>");
         Self { out }
     }

@@ -189,7 +189,7 @@ fn close<'a>(
 
 /// Hands an ended element to the open one (the document's fields for the root's children).
 fn attach<'a>(
-    name: Cow<'a, str>,
+    name: &'a str,
     id: Option<usize>,
     value: Node<'a>,
     stack: &mut [Frame<'a>],
@@ -352,7 +352,7 @@ fn name_len(rest: &[u8]) -> Option<usize> {
 
 /// A start tag: its name, the name interned with its [`known_id`](crate::codec::known_id),
 /// and whether the element is empty (`<name/>`).
-type StartTag<'a> = (&'a str, Cow<'a, str>, Option<usize>, bool);
+type StartTag<'a> = (&'a str, &'a str, Option<usize>, bool);
 
 struct Scanner<'a> {
     text: &'a str,

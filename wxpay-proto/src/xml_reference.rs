@@ -13,7 +13,7 @@ use crate::error::XmlError;
 pub(crate) fn parse_document<'a>(
     bytes: &'a [u8],
     limits: &DecodeLimits,
-) -> Result<Vec<(Cow<'a, str>, Node<'a>)>, XmlError> {
+) -> Result<Vec<(&'a str, Node<'a>)>, XmlError> {
     if bytes.len() > limits.max_bytes {
         return Err(XmlError::TooLarge {
             limit: limits.max_bytes,
@@ -33,7 +33,7 @@ pub(crate) fn parse_document<'a>(
     config.check_end_names = true;
 
     let mut stack: Vec<Frame<'a>> = Vec::new();
-    let mut root: Option<Vec<(Cow<'a, str>, Node<'a>)>> = None;
+    let mut root: Option<Vec<(&'a str, Node<'a>)>> = None;
     let mut elements = 0usize;
 
     loop {
