@@ -93,7 +93,7 @@ impl<'a> Fields<'a> {
             fields
                 .insert(name, value)
                 .map_err(|name| XmlError::DuplicateElement {
-                    name: truncate(&name),
+                    name: truncate(name),
                 })?;
         }
         Ok(fields)
@@ -111,7 +111,7 @@ impl<'a> Fields<'a> {
 
     /// Adds an element; gives the name back if it is already there.
     pub(crate) fn insert(&mut self, name: &'a str, node: Node<'a>) -> Result<(), &'a str> {
-        self.insert_with_id(known_id(&name), name, node)
+        self.insert_with_id(known_id(name), name, node)
     }
 
     /// [`Self::insert`] with the name's [`known_id`] already worked out.
@@ -515,7 +515,7 @@ pub(crate) struct Frame<'a> {
 impl<'a> Frame<'a> {
     #[cfg(test)]
     pub(crate) fn new(name: &'a str) -> Self {
-        let id = known_id(&name);
+        let id = known_id(name);
         Self::with_id(name, id)
     }
 
@@ -532,7 +532,7 @@ impl<'a> Frame<'a> {
     }
 
     pub(crate) fn name(&self) -> &str {
-        &self.name
+        self.name
     }
 
     /// Adds an ended child element.

@@ -210,7 +210,7 @@ fn attach<'a>(
             && doc.duplicate.is_none()
         {
             doc.duplicate = Some(XmlError::DuplicateElement {
-                name: truncate(&name),
+                name: truncate(name),
             });
         }
     } else {
