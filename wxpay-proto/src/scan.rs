@@ -32,6 +32,28 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
     let max_elements = limits.max_elements.min(MAX_ELEMENTS);
 
     loop {
+        if !stack.is_empty() && stack.len() < limits.max_depth {
+            // Most children are `<name>` one text `</name>`, one after the other with layout
+            // between them: read them in a tight loop, straight into the open element, and
+            // anything else in the general one below.
+            while let Some((name, id, text)) = s.simple_child() {
+                elements += 1;
+                if elements > max_elements {
+                    return Err(XmlError::TooManyElements {
+                        limit: max_elements,
+                    });
+                }
+                attach(
+                    name,
+                    id,
+                    Node::Text(Cow::Borrowed(text)),
+                    &mut stack,
+                    &mut doc,
+                );
+                // The open element has a child now: whitespace is layout.
+                s.skip_whitespace();
+            }
+        }
         let Some(byte) = s.peek() else {
             if !stack.is_empty() {
                 return Err(s.malformed("unexpected end of document"));
@@ -506,6 +528,34 @@ impl<'a> Scanner<'a> {
                 Ok(())
             }
             _ => Err(self.malformed("unterminated attribute value")),
+        }
+    }
+
+    /// At `<name>text</name>`, where the name has no attributes and the text is one CDATA
+    /// section or one run without references: moves past it and gives the name (as
+    /// [`named`] does), its [`known_id`](crate::codec::known_id) and the text. Otherwise
+    /// stays put, and the general path reads what is there (errors included).
+    fn simple_child(&mut self) -> Option<(&'a str, Option<usize>, &'a str)> {
+        let start = self.pos;
+        let rest = self.bytes().get(start..)?;
+        if rest.first() != Some(&b'<') {
+            return None;
+        }
+        let len = name_len(&rest[1..])?;
+        if len == 0 || rest.get(1 + len) != Some(&b'>') {
+            return None;
+        }
+        let (name, id) = named(&self.text[start + 1..start + 1 + len]);
+        if id.is_none() && !is_xml_name(name) {
+            return None;
+        }
+        self.pos = start + 2 + len;
+        match self.simple_text(name) {
+            Some(text) => Some((name, id, text)),
+            None => {
+                self.pos = start;
+                None
+            }
         }
     }
 
