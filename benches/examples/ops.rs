@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Operations: `md5-floor`, `md5`, `md5-typed`, `hmac-floor`, `hmac`, `encode`, `decode`,
-//! `decode-view`, `build` (the typed request from its values), `round`.
+//! `decode-view`, `build` (the typed request from its values), `round`, `round-view` (decoding a view).
 
 use std::hint::black_box;
 
@@ -64,6 +64,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 RESPONSE_GETHBINFO_XML.as_bytes(),
             )))),
             "build" => drop(black_box(black_box(&values).build()?)),
+            "round-view" => {
+                let mut request = values.build()?;
+                let signature = sign(SignType::Md5, &key, request.sign_fields().pairs())?;
+                request.set_sign(signature.as_str().to_owned());
+                drop(black_box(request.to_xml()));
+                drop(black_box(gethbinfo::ResponseView::from_xml(
+                    RESPONSE_GETHBINFO_XML.as_bytes(),
+                )));
+            }
             "round" => {
                 let mut request = values.build()?;
                 let signature = sign(SignType::Md5, &key, request.sign_fields().pairs())?;

@@ -64,15 +64,20 @@ pub struct RawMessage<'a> {
     fields: Fields<'a>,
 }
 
-/// Elements by name, in document order. Known names are found through an index (no string
-/// comparison); the others by a scan of the few there are.
+/// Elements by name. A known name whose value is one piece of the document's text (almost
+/// every field) has a slot of its own, found by its index; other elements of a known name
+/// are found through an index into a list in document order, and unknown names by a scan
+/// of the few there are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Fields<'a> {
-    /// For each known name, 1 + its place in `entries`; 0 when absent (or taken).
+    /// The text of each known name given as one piece of the document, by its place in
+    /// [`KNOWN_NAMES`] (`None` when absent, taken, or in `entries`); allocated at the first.
+    texts: Option<Box<[Option<&'a str>; KNOWN]>>,
+    /// For each known name in `entries`, 1 + its place there; 0 when not there (or taken).
     index: [u16; KNOWN],
-    /// The elements in document order; a taken one is `None`.
+    /// The other elements in document order; a taken one is `None`.
     entries: Vec<(&'a str, Option<Node<'a>>)>,
-    /// How many of `entries` are not taken.
+    /// How many elements are not taken.
     live: usize,
     /// Every name of `entries`, once more than [`FEW_UNKNOWN`] are unknown ones: a document
     /// with many unknown fields (under raised limits) finds a repeated name without a scan.
@@ -88,7 +93,6 @@ impl<'a> Fields<'a> {
     /// The fields of a list of elements; the first name given twice is an error.
     pub(crate) fn from_elements(children: Vec<(&'a str, Node<'a>)>) -> Result<Self, XmlError> {
         let mut fields = Fields::new();
-        fields.entries.reserve_exact(children.len());
         for (name, value) in children {
             fields
                 .insert(name, value)
@@ -101,6 +105,7 @@ impl<'a> Fields<'a> {
 
     pub(crate) fn new() -> Self {
         Self {
+            texts: None,
             index: [0; KNOWN],
             entries: Vec::new(),
             live: 0,
@@ -122,8 +127,16 @@ impl<'a> Fields<'a> {
         node: Node<'a>,
     ) -> Result<(), &'a str> {
         match id {
-            Some(id) if self.index[id] != 0 => return Err(name),
             Some(id) => {
+                let in_texts = self.texts.as_ref().is_some_and(|texts| texts[id].is_some());
+                if in_texts || self.index[id] != 0 {
+                    return Err(name);
+                }
+                if let Node::Text(Cow::Borrowed(text)) = node {
+                    self.texts.get_or_insert_with(|| Box::new([None; KNOWN]))[id] = Some(text);
+                    self.live += 1;
+                    return Ok(());
+                }
                 // The scanner stops a document at `scan::MAX_ELEMENTS`, below `u16::MAX`:
                 // the fallback is never taken.
                 self.index[id] = u16::try_from(self.entries.len() + 1).unwrap_or(0);
@@ -146,28 +159,34 @@ impl<'a> Fields<'a> {
                 }
             },
         }
-        if self.entries.capacity() == 0 {
-            // A message has about twenty fields: grow once, not five times. 21 entries are
-            // 1,008 bytes, the most glibc's allocator keeps in its fast per-thread cache.
-            self.entries.reserve(21);
-        }
         self.entries.push((name, Some(node)));
         self.live += 1;
         Ok(())
     }
 
-    fn get(&self, name: &str) -> Option<&Node<'a>> {
+    fn get(&self, name: &str) -> Option<Found<'_, 'a>> {
         let at = match known_id(name) {
-            Some(id) => usize::from(self.index[id]).checked_sub(1)?,
+            Some(id) => {
+                if let Some(text) = self.texts.as_ref().and_then(|texts| texts[id]) {
+                    return Some(Found::Text(text));
+                }
+                usize::from(self.index[id]).checked_sub(1)?
+            }
             None => self.entries.iter().position(|(n, _)| *n == name)?,
         };
-        self.entries.get(at)?.1.as_ref()
+        self.entries.get(at)?.1.as_ref().map(Found::Node)
     }
 
     /// Takes the element named `name`.
     fn take(&mut self, name: Name) -> Option<Node<'a>> {
         let at = match name.id {
-            Some(id) => usize::from(std::mem::take(&mut self.index[id])).checked_sub(1)?,
+            Some(id) => {
+                if let Some(text) = self.texts.as_mut().and_then(|texts| texts[id].take()) {
+                    self.live -= 1;
+                    return Some(Node::Text(Cow::Borrowed(text)));
+                }
+                usize::from(std::mem::take(&mut self.index[id])).checked_sub(1)?
+            }
             None => self.entries.iter().position(|(n, _)| *n == name.text)?,
         };
         let node = self.entries.get_mut(at)?.1.take()?;
@@ -176,18 +195,56 @@ impl<'a> Fields<'a> {
     }
 
     /// Every element not taken, sorted by name.
-    fn sorted(&self) -> Vec<(&str, &Node<'a>)> {
-        let mut all: Vec<(&str, &Node<'a>)> = self
-            .entries
-            .iter()
-            .filter_map(|(name, node)| node.as_ref().map(|node| (&**name, node)))
-            .collect();
+    fn sorted(&self) -> Vec<(&str, Found<'_, 'a>)> {
+        let mut all: Vec<(&str, Found<'_, 'a>)> =
+            self.own_texts()
+                .map(|(name, text)| (name, Found::Text(text)))
+                .chain(self.entries.iter().filter_map(|(name, node)| {
+                    node.as_ref().map(|node| (*name, Found::Node(node)))
+                }))
+                .collect();
         all.sort_unstable_by(|a, b| a.0.cmp(b.0));
         all
     }
 
+    /// The texts in their own slots that are not taken, with their names.
+    fn own_texts(&self) -> impl Iterator<Item = (&'static str, &'a str)> + '_ {
+        self.texts.iter().flat_map(|texts| {
+            KNOWN_NAMES
+                .iter()
+                .zip(texts.iter())
+                .filter_map(|(name, text)| text.map(|text| (*name, text)))
+        })
+    }
+
     fn len(&self) -> usize {
         self.live
+    }
+}
+
+/// An element found in [`Fields`]: a text in its own slot, or a node of the list.
+#[derive(Debug, Clone, Copy)]
+enum Found<'s, 'a> {
+    Text(&'a str),
+    Node(&'s Node<'a>),
+}
+
+impl<'s> Found<'s, '_> {
+    /// The text, if the element is one.
+    fn text(self) -> Option<&'s str> {
+        match self {
+            Found::Text(text) => Some(text),
+            Found::Node(Node::Text(text)) => Some(text),
+            Found::Node(Node::Elements(_)) => None,
+        }
+    }
+
+    /// The value, copied out of the document.
+    fn to_raw(self) -> RawValue {
+        match self {
+            Found::Text(text) => RawValue::Text(text.to_owned()),
+            Found::Node(node) => node.clone().into_owned(),
+        }
     }
 }
 
@@ -233,15 +290,12 @@ impl<'a> RawMessage<'a> {
 
     /// The text of a top-level field, if present and textual.
     pub fn text(&self, name: &str) -> Option<&str> {
-        match self.fields.get(name) {
-            Some(Node::Text(t)) => Some(t),
-            _ => None,
-        }
+        self.fields.get(name)?.text()
     }
 
     /// A top-level field's value, copied out of the document.
     pub fn value(&self, name: &str) -> Option<RawValue> {
-        self.fields.get(name).cloned().map(Node::into_owned)
+        self.fields.get(name).map(Found::to_raw)
     }
 
     /// The names of the top-level fields, sorted.
@@ -255,10 +309,7 @@ impl<'a> RawMessage<'a> {
         self.fields
             .sorted()
             .into_iter()
-            .filter_map(|(k, v)| match v {
-                Node::Text(t) => Some((k, &**t)),
-                Node::Elements(_) => None,
-            })
+            .filter_map(|(k, v)| v.text().map(|v| (k, v)))
     }
 
     /// The textual fields among `names`, as `(name, value)` pairs: a signature over an
@@ -841,10 +892,18 @@ impl<'a> FieldReader<'a> {
         if self.fields.live == 0 {
             return BTreeMap::new();
         }
-        self.fields
-            .entries
+        let texts: Vec<(String, RawValue)> = self
+            .fields
+            .own_texts()
+            .map(|(name, text)| (name.to_owned(), RawValue::Text(text.to_owned())))
+            .collect();
+        texts
             .into_iter()
-            .filter_map(|(name, node)| node.map(|node| (name.to_owned(), node.into_owned())))
+            .chain(
+                self.fields.entries.into_iter().filter_map(|(name, node)| {
+                    node.map(|node| (name.to_owned(), node.into_owned()))
+                }),
+            )
             .collect()
     }
 }

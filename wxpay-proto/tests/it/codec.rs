@@ -442,3 +442,54 @@ fn xml_error_with(bytes: &[u8], limits: &DecodeLimits) -> XmlError {
         other => panic!("expected an XML error, got {other:?}"),
     }
 }
+
+#[test]
+fn a_field_reads_the_same_whether_its_text_is_borrowed_or_joined() {
+    // `mch_id` as one piece of the document, `return_msg` joined from an entity and text,
+    // `hblist` with elements, `extra` unknown: every accessor sees each of them.
+    let doc = "<xml><mch_id>10000098</mch_id><return_msg>a&amp;b</return_msg>\
+               <hblist><hbinfo><openid>o1</openid><amount>1</amount><rcv_time>t</rcv_time></hbinfo></hblist><extra>x</extra></xml>";
+    let raw = RawMessage::parse(doc.as_bytes()).unwrap();
+    assert_eq!(raw.len(), 4);
+    assert_eq!(raw.text("mch_id"), Some("10000098"));
+    assert_eq!(raw.text("return_msg"), Some("a&b"));
+    assert_eq!(raw.text("extra"), Some("x"));
+    assert_eq!(raw.text("hblist"), None);
+    assert_eq!(
+        raw.value("mch_id"),
+        Some(RawValue::Text("10000098".to_owned()))
+    );
+    assert!(matches!(raw.value("hblist"), Some(RawValue::Elements(_))));
+    assert_eq!(
+        raw.names().collect::<Vec<_>>(),
+        ["extra", "hblist", "mch_id", "return_msg"]
+    );
+    assert_eq!(
+        raw.text_pairs().collect::<Vec<_>>(),
+        [
+            ("extra", "x"),
+            ("mch_id", "10000098"),
+            ("return_msg", "a&b")
+        ]
+    );
+    // Unknown fields survive a typed decode whichever way their text was read.
+    let doc = doc.replace("<xml>", "<xml><return_code>SUCCESS</return_code>");
+    let response = gethbinfo::Response::from_xml(doc.as_bytes()).unwrap();
+    assert_eq!(response.mch_id.as_deref(), Some("10000098"));
+    assert!(response.to_xml().contains("<extra><![CDATA[x]]></extra>"));
+
+    // A name given twice is refused in either order of the two forms.
+    for doc in [
+        "<xml><mch_id>1</mch_id><mch_id>&amp;</mch_id></xml>",
+        "<xml><mch_id>&amp;</mch_id><mch_id>1</mch_id></xml>",
+        "<xml><mch_id>1</mch_id><mch_id><a>1</a></mch_id></xml>",
+    ] {
+        assert_eq!(
+            xml_error(doc.as_bytes()),
+            XmlError::DuplicateElement {
+                name: "mch_id".to_owned()
+            },
+            "{doc}"
+        );
+    }
+}
