@@ -42,6 +42,9 @@ fn bench_codec(c: &mut Criterion) {
         request.set_sign(signature.as_str().to_owned());
         request.to_xml()
     };
+    group.bench_function("round/build, sign, encode (the request half)", |b| {
+        b.iter(request_body)
+    });
     group.bench_function(
         "round/build, sign, encode, decode response as a view",
         |b| {

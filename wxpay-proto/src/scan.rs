@@ -347,24 +347,27 @@ static NAME_CLASS: [u8; 256] = {
 
 /// Where the name at the start of `rest` ends: the first byte that is not [`NAME_PART`].
 ///
-/// Eight bytes at a time while none of them is below 0x40: every byte that ends a name or is
-/// refused in one (`<>/=&!?"'`, space, tab, CR, LF) is below 0x40, and the API's names are
-/// letters and `_`. A word holding a lower byte (a digit, `-`, `.`, `:` or an end) is finished
-/// byte by byte.
+/// Eight bytes at a time: every byte that ends a name or is refused in one (`<>/=&!?"'`,
+/// space, tab, CR, LF) is below 0x40, so the first byte below 0x40 in a word is found with
+/// no loop over bytes. If it is part of a name after all (a digit, `-`, `.`, `:`), the search
+/// goes on after it.
 fn name_len(rest: &[u8]) -> Option<usize> {
-    const LOW: u64 = 0x4040_4040_4040_4040;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut at = 0;
-    while let Some(word) = rest.get(at..at + 8) {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(word);
-        let x = u64::from_le_bytes(bytes);
-        // A byte's high bit is set here iff it is below 0x40 (bytes of 0x80 and above have
-        // their own high bit set, which `!x` clears), exact up to the first such byte.
-        if x.wrapping_sub(LOW) & !x & HIGH != 0 {
-            break;
+    while let Some(x) = word_at(rest, at) {
+        // A byte is below 0x40 iff its two top bits are clear: the high bit of each byte
+        // of `x | x << 1` is its bit 7 or bit 6 (the shift carries nothing into bit 7 of
+        // the next byte), so the mask is exact for every byte.
+        let low = !(x | (x << 1)) & HIGH;
+        if low == 0 {
+            at += 8;
+            continue;
         }
-        at += 8;
+        let first = at + (low.trailing_zeros() / 8) as usize;
+        if NAME_CLASS[usize::from(rest[first])] != NAME_PART {
+            return Some(first);
+        }
+        at = first + 1;
     }
     rest[at..]
         .iter()
@@ -649,7 +652,27 @@ impl<'a> Scanner<'a> {
 mod tests {
     use proptest::prelude::*;
 
-    use super::parse;
+    use super::{NAME_CLASS, NAME_PART, name_len, parse};
+
+    #[test]
+    fn the_word_at_a_time_name_end_agrees_with_the_byte_rule() {
+        let naive = |rest: &[u8]| {
+            rest.iter()
+                .position(|&b| NAME_CLASS[usize::from(b)] != NAME_PART)
+        };
+        for len in 0..24 {
+            for byte in 0..=255u8 {
+                // Every byte value at every place of a name, then a proper end (or none).
+                for end in [&b">rest of the document"[..], b" a=\"1\">", b""] {
+                    let mut rest = vec![b'n'; len];
+                    rest.push(byte);
+                    rest.extend_from_slice(b"name_2");
+                    rest.extend_from_slice(end);
+                    assert_eq!(name_len(&rest), naive(&rest), "{len} {byte:#x} {end:?}");
+                }
+            }
+        }
+    }
     use crate::codec::{DecodeLimits, Fields};
     use crate::error::XmlError;
     use crate::xml_reference;
