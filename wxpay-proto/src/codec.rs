@@ -748,11 +748,19 @@ fn has_ffxx_nonchar(bytes: &[u8]) -> bool {
 /// (`EF BF BE`, `EF BF BF`); surrogates cannot occur in a `str`.
 pub(crate) fn all_xml_chars(s: &str) -> bool {
     let bytes = s.as_bytes();
-    // In UTF-8 a byte below 0x20 is always that control character itself. One pass without
-    // early exit, which the compiler vectorises; then the rare `EF` lead bytes.
-    let control = bytes.iter().fold(false, |seen, &b| {
-        seen | ((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r'))
-    });
+    // In UTF-8 a byte below 0x20 is always that control character itself. First the
+    // smallest byte with newlines lifted out of the control range (four vector operations
+    // per sixteen bytes): at 0x20 or more, the only control characters are newlines. Only
+    // a document with another byte below 0x20 (a tab or CR, or one refused) is checked
+    // byte by byte. Both are folds without early exit, which the compiler vectorises; then
+    // the rare `EF` lead bytes.
+    let smallest = bytes
+        .iter()
+        .fold(0xFF_u8, |min, &b| min.min(b | (u8::from(b == b'\n') << 5)));
+    let control = smallest < 0x20
+        && bytes.iter().fold(false, |seen, &b| {
+            seen | ((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r'))
+        });
     !control && !has_ffxx_nonchar(bytes)
 }
 
