@@ -726,7 +726,7 @@ impl ValueSink<'_> {
 
 /// Where `]]>` first occurs.
 fn find_cdata_end(s: &str) -> Option<usize> {
-    crate::scan::find(s.as_bytes(), b"]]>")
+    crate::scan::find_cdata_close(s.as_bytes())
 }
 
 /// Whether U+FFFE or U+FFFF (`EF BF BE`, `EF BF BF`) occurs: memchr to each `EF` lead byte

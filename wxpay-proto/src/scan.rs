@@ -304,7 +304,7 @@ fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
 }
 
 /// Where `needle` (a short ASCII delimiter) first occurs in `hay`.
-pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let (&first, rest) = needle.split_first()?;
     let mut from = 0;
     while let Some(skip) = find_byte(hay.get(from..)?, first) {
@@ -320,6 +320,18 @@ pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
         from = at + 1;
     }
     None
+}
+
+/// Where `]]>` first occurs in `hay`.
+pub(crate) fn find_cdata_close(hay: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    loop {
+        let at = from + find_byte(hay.get(from..)?, b']')?;
+        if hay.get(at + 1) == Some(&b']') && hay.get(at + 2) == Some(&b'>') {
+            return Some(at);
+        }
+        from = at + 1;
+    }
 }
 
 /// What a byte means inside a tag name: part of it, its end, or an error.
@@ -567,8 +579,12 @@ impl<'a> Scanner<'a> {
     /// text. Otherwise stays put (the general path reads it, errors included).
     fn simple_text(&mut self, name: &str) -> Option<&'a str> {
         let start = self.pos;
-        let text = if self.starts_with("<![CDATA[") {
-            self.take_until(9, "]]>", "").ok()
+        let rest = self.bytes().get(start..)?;
+        let text = if let Some(body) = rest.strip_prefix(b"<![CDATA[") {
+            let at = find_cdata_close(body)?;
+            self.pos = start + 9 + at + 3;
+            // After ASCII markup, up to where ASCII `]]>` starts: both char boundaries.
+            self.text.get(start + 9..start + 9 + at)
         } else {
             let run = self.text_run();
             (self.peek() == Some(b'<')).then_some(run)
