@@ -135,11 +135,16 @@ impl<'a> Fields<'a> {
                 if let Node::Text(Cow::Borrowed(text)) = node {
                     self.texts.get_or_insert_with(|| Box::new([None; KNOWN]))[id] = Some(text);
                     self.live += 1;
+                    // A borrowed text owns nothing: skip the call to its drop glue.
+                    std::mem::forget(node);
                     return Ok(());
                 }
                 // The scanner stops a document at `scan::MAX_ELEMENTS`, below `u16::MAX`:
                 // the fallback is never taken.
                 self.index[id] = u16::try_from(self.entries.len() + 1).unwrap_or(0);
+                self.entries.push((name, Some(node)));
+                self.live += 1;
+                return Ok(());
             }
             None => match &mut self.names {
                 Some(names) => {
