@@ -119,6 +119,25 @@ impl<'a> Fields<'a> {
         self.insert_with_id(known_id(name), name, node)
     }
 
+    /// Adds the text of the known name `id` given as one piece of the document (what
+    /// [`Self::insert_with_id`] does with it, without a node); `false` if the name is
+    /// already there.
+    #[inline]
+    pub(crate) fn put_text(&mut self, id: usize, text: &'a str) -> bool {
+        if self.index.get(id).is_none_or(|&at| at != 0) {
+            return false;
+        }
+        let texts = self.texts.get_or_insert_with(|| Box::new([None; KNOWN]));
+        match texts.get_mut(id) {
+            Some(slot @ None) => {
+                *slot = Some(text);
+                self.live += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// [`Self::insert`] with the name's [`known_id`] already worked out.
     pub(crate) fn insert_with_id(
         &mut self,

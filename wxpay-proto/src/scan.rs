@@ -36,6 +36,7 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
             // Most children are `<name>` one text `</name>`, one after the other with layout
             // between them: read them in a tight loop, straight into the open element, and
             // anything else in the general one below.
+            let at_root = stack.len() == 1;
             while let Some((name, id, text)) = s.simple_child() {
                 elements += 1;
                 if elements > max_elements {
@@ -43,13 +44,29 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
                         limit: max_elements,
                     });
                 }
-                attach(
-                    name,
-                    id,
-                    Node::Text(Cow::Borrowed(text)),
-                    &mut stack,
-                    &mut doc,
-                );
+                match id {
+                    // A known field of the message: straight into its slot.
+                    Some(id) if at_root => {
+                        if let Some(root) = stack.last_mut()
+                            && !root.has_children
+                        {
+                            root.has_children = true;
+                            root.clear_text();
+                        }
+                        if !doc.fields.put_text(id, text) && doc.duplicate.is_none() {
+                            doc.duplicate = Some(XmlError::DuplicateElement {
+                                name: truncate(name),
+                            });
+                        }
+                    }
+                    _ => attach(
+                        name,
+                        id,
+                        Node::Text(Cow::Borrowed(text)),
+                        &mut stack,
+                        &mut doc,
+                    ),
+                }
                 // The open element has a child now: whitespace is layout.
                 s.skip_whitespace();
             }
