@@ -41,6 +41,18 @@ fn signing_the_fixture_allocates_nothing() {
 }
 
 #[test]
+fn building_the_request_allocates_only_its_free_texts() {
+    let fixture = Fixture::load().unwrap();
+    let values = fixture.values().unwrap();
+
+    // The round's first step: the short ids (nonce, billno, mch_id, appid, openid,
+    // client_ip) are kept inline; `send_name`, `wishing`, `act_name` and `remark` have a
+    // String each.
+    let allocations = count(|| drop(values.build().unwrap()));
+    assert_eq!(allocations, 4);
+}
+
+#[test]
 fn encoding_the_signed_request_allocates_its_output_buffer_only() {
     let fixture = Fixture::load().unwrap();
     let key = fixture.key().unwrap();
@@ -93,8 +105,8 @@ fn the_borrowed_view_of_the_query_response_copies_no_text() {
     assert_eq!(owned, 1);
     // The fixture has 11 texts (the header's `return_msg` and `err_code_des`, 7 of the
     // record, the claim's `openid` and `rcv_time`): the view allocates only the document's
-    // scratch (the open-element stack, the root's field list, the claim list's and the
-    // claim's elements, the claim's fields, the list of claims), never one per text.
+    // scratch (the open-element stack, the root's field slots and list, the claim list's
+    // and the claim's elements, the claim's fields, the list of claims), never one per text.
     assert!(
         view_only + 10 <= owned_allocations,
         "{view_only} vs {owned_allocations}"
