@@ -113,3 +113,29 @@ fn the_borrowed_view_of_the_query_response_copies_no_text() {
     );
     assert!(view_only <= 8, "{view_only}");
 }
+
+#[test]
+fn the_whole_round_allocates_what_its_steps_do() {
+    let fixture = Fixture::load().unwrap();
+    let key = fixture.key().unwrap();
+    let values = fixture.values().unwrap();
+    let round = |view: bool| {
+        count(|| {
+            let mut request = values.build().unwrap();
+            let signature = sign(SignType::Md5, &key, request.sign_fields().pairs()).unwrap();
+            request.set_sign(signature.as_str().to_owned());
+            let body = request.to_xml();
+            if view {
+                drop(gethbinfo::ResponseView::from_xml(RESPONSE_GETHBINFO_XML.as_bytes()).unwrap());
+            } else {
+                drop(gethbinfo::Response::from_xml(RESPONSE_GETHBINFO_XML.as_bytes()).unwrap());
+            }
+            drop(body);
+        })
+    };
+    let (with_view, owned) = (round(true), round(false));
+    eprintln!("round: {with_view} allocations with the view, {owned} owned");
+    // The request's 4 free texts, the signature's copy, the body, then the decode's.
+    assert!(with_view <= 6 + 8, "{with_view}");
+    assert!(owned >= with_view + 10, "{owned} vs {with_view}");
+}
