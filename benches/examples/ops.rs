@@ -35,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .to_owned(),
     );
 
+    let view = op == "round-view";
     for _ in 0..iterations {
         match op.as_str() {
             "md5-floor" => drop(black_box(Md5::digest(black_box(STRING_TO_SIGN.as_bytes())))),
@@ -64,23 +65,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 RESPONSE_GETHBINFO_XML.as_bytes(),
             )))),
             "build" => drop(black_box(black_box(&values).build()?)),
-            "round-view" => {
+            "round" | "round-view" => {
                 let mut request = values.build()?;
                 let signature = sign(SignType::Md5, &key, request.sign_fields().pairs())?;
                 request.set_sign(signature.as_str().to_owned());
                 drop(black_box(request.to_xml()));
-                drop(black_box(gethbinfo::ResponseView::from_xml(
-                    RESPONSE_GETHBINFO_XML.as_bytes(),
-                )));
-            }
-            "round" => {
-                let mut request = values.build()?;
-                let signature = sign(SignType::Md5, &key, request.sign_fields().pairs())?;
-                request.set_sign(signature.as_str().to_owned());
-                drop(black_box(request.to_xml()));
-                drop(black_box(gethbinfo::Response::from_xml(
-                    RESPONSE_GETHBINFO_XML.as_bytes(),
-                )));
+                let response = RESPONSE_GETHBINFO_XML.as_bytes();
+                if view {
+                    drop(black_box(gethbinfo::ResponseView::from_xml(response)));
+                } else {
+                    drop(black_box(gethbinfo::Response::from_xml(response)));
+                }
             }
             other => return Err(format!("unknown operation {other}").into()),
         }
