@@ -279,45 +279,52 @@ fn word_at(hay: &[u8], at: usize) -> Option<u64> {
 /// Where `byte` first occurs in `hay`.
 fn find_byte(hay: &[u8], byte: u8) -> Option<usize> {
     let pattern = ONES * u64::from(byte);
-    let mut at = 0;
-    while at < SHORT {
-        let Some(word) = word_at(hay, at) else {
-            // Fewer than eight bytes left: a loop is cheaper than a call.
-            return hay
-                .get(at..)?
-                .iter()
-                .position(|&b| b == byte)
-                .map(|i| at + i);
-        };
-        let found = zero_bytes(word ^ pattern);
-        if found != 0 {
-            return Some(at + (found.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    memchr::memchr(byte, hay.get(at..)?).map(|i| at + i)
+    find_short(
+        hay,
+        |word| zero_bytes(word ^ pattern),
+        |x| x == byte,
+        |rest| memchr::memchr(byte, rest),
+    )
 }
 
 /// Where `a` or `b` first occurs in `hay`.
 fn find_either(hay: &[u8], a: u8, b: u8) -> Option<usize> {
     let (pa, pb) = (ONES * u64::from(a), ONES * u64::from(b));
+    find_short(
+        hay,
+        |word| zero_bytes(word ^ pa) | zero_bytes(word ^ pb),
+        |x| x == a || x == b,
+        |rest| memchr::memchr2(a, b, rest),
+    )
+}
+
+/// The first byte of `hay` that `byte_matches`: word at a time for the first [`SHORT`]
+/// bytes (`word_matches` flags the high bit of each matching byte, exact up to the first),
+/// the last bytes of a short text in a loop (cheaper than a call), and `long` for the rest
+/// of a long one.
+#[inline(always)]
+fn find_short(
+    hay: &[u8],
+    word_matches: impl Fn(u64) -> u64,
+    byte_matches: impl Fn(u8) -> bool,
+    long: impl Fn(&[u8]) -> Option<usize>,
+) -> Option<usize> {
     let mut at = 0;
     while at < SHORT {
         let Some(word) = word_at(hay, at) else {
-            // Fewer than eight bytes left: a loop is cheaper than a call.
             return hay
                 .get(at..)?
                 .iter()
-                .position(|&x| x == a || x == b)
+                .position(|&x| byte_matches(x))
                 .map(|i| at + i);
         };
-        let found = zero_bytes(word ^ pa) | zero_bytes(word ^ pb);
+        let found = word_matches(word);
         if found != 0 {
             return Some(at + (found.trailing_zeros() / 8) as usize);
         }
         at += 8;
     }
-    memchr::memchr2(a, b, hay.get(at..)?).map(|i| at + i)
+    long(hay.get(at..)?).map(|i| at + i)
 }
 
 /// Where `needle` (a short ASCII delimiter) first occurs in `hay`.
