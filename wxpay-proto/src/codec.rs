@@ -120,21 +120,26 @@ impl<'a> Fields<'a> {
     }
 
     /// Adds the text of the known name `id` given as one piece of the document (what
-    /// [`Self::insert_with_id`] does with it, without a node); `false` if the name is
+    /// [`Self::insert_with_id`] does with it, without a node); gives the name back if it is
     /// already there.
     #[inline]
-    pub(crate) fn put_text(&mut self, id: usize, text: &'a str) -> bool {
+    pub(crate) fn put_text(
+        &mut self,
+        id: usize,
+        name: &'a str,
+        text: &'a str,
+    ) -> Result<(), &'a str> {
         if self.index.get(id).is_none_or(|&at| at != 0) {
-            return false;
+            return Err(name);
         }
         let texts = self.texts.get_or_insert_with(|| Box::new([None; KNOWN]));
         match texts.get_mut(id) {
             Some(slot @ None) => {
                 *slot = Some(text);
                 self.live += 1;
-                true
+                Ok(())
             }
-            _ => false,
+            _ => Err(name),
         }
     }
 
@@ -616,8 +621,13 @@ impl<'a> Frame<'a> {
         self.children.push((name, node));
     }
 
-    pub(crate) fn clear_text(&mut self) {
-        self.text = None;
+    /// Notes that a child element has ended inside it. Text before the first child is
+    /// layout (or, if it is not whitespace, an error that `has_text` remembers).
+    pub(crate) fn adopt_child(&mut self) {
+        if !self.has_children {
+            self.has_children = true;
+            self.text = None;
+        }
     }
 
     /// Appends text, borrowing while it is one piece of the input.

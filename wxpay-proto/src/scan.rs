@@ -47,17 +47,11 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
                 match id {
                     // A known field of the message: straight into its slot.
                     Some(id) if at_root => {
-                        if let Some(root) = stack.last_mut()
-                            && !root.has_children
-                        {
-                            root.has_children = true;
-                            root.clear_text();
+                        if let Some(root) = stack.last_mut() {
+                            root.adopt_child();
                         }
-                        if !doc.fields.put_text(id, text) && doc.duplicate.is_none() {
-                            doc.duplicate = Some(XmlError::DuplicateElement {
-                                name: truncate(name),
-                            });
-                        }
+                        let put = doc.fields.put_text(id, name, text);
+                        doc.note(put);
                     }
                     _ => attach(
                         name,
@@ -238,22 +232,26 @@ fn attach<'a>(
     let Some(parent) = stack.last_mut() else {
         return;
     };
-    if !parent.has_children {
-        parent.has_children = true;
-        // Text before the first child is layout (or, if it is not whitespace, an error that
-        // `has_text` remembers).
-        parent.clear_text();
-    }
+    parent.adopt_child();
     if at_root {
-        if let Err(name) = doc.fields.insert_with_id(id, name, value)
-            && doc.duplicate.is_none()
+        let inserted = doc.fields.insert_with_id(id, name, value);
+        doc.note(inserted);
+    } else {
+        parent.push_child(name, value);
+    }
+}
+
+impl Document<'_> {
+    /// Remembers the first name given twice among the root's children (reported once the
+    /// whole document has been read).
+    fn note(&mut self, inserted: Result<(), &str>) {
+        if let Err(name) = inserted
+            && self.duplicate.is_none()
         {
-            doc.duplicate = Some(XmlError::DuplicateElement {
+            self.duplicate = Some(XmlError::DuplicateElement {
                 name: truncate(name),
             });
         }
-    } else {
-        parent.push_child(name, value);
     }
 }
 
