@@ -1,6 +1,7 @@
 //! The canonical parameter list (spec §2.1 steps 1–3) and the diagnostic strings built from it.
 
 use crate::SignError;
+use crate::hash::{Compress, Stream};
 
 /// How many signed fields are sorted on the stack; more spill into a `Vec`. Every red-packet
 /// request has fewer than 20.
@@ -75,25 +76,14 @@ impl<'a> Canonical<'a> {
         }
     }
 
-    /// Feeds the string to sign into `update`: `k1=v1&…&kn=vn&key=` followed by `key`. With no
-    /// fields at all it is just `key=` and the key.
-    ///
-    /// The parameters are gathered in a stack buffer and handed over in a few large chunks (a
-    /// digest's per-call cost dwarfs a copy of a few bytes); the key is handed over last, on
-    /// its own, so it never sits in that buffer.
-    pub(crate) fn feed(&self, key: &[u8], update: impl FnMut(&[u8])) {
-        let mut sink = FnSink(update);
-        let mut out = Chunker::new();
+    /// Writes the string to sign into `stream`: `k1=v1&…&kn=vn&key=` followed by `key`. With
+    /// no fields at all it is just `key=` and the key.
+    pub(crate) fn feed<H: Compress>(&self, key: &[u8], stream: &mut Stream<H>) {
         for &(name, value) in self.fields() {
-            out.write(name.as_bytes(), &mut sink);
-            out.byte(b'=', &mut sink);
-            out.write(value.as_bytes(), &mut sink);
-            out.byte(b'&', &mut sink);
+            stream.field(name.as_bytes(), value.as_bytes());
         }
-        out.write(KEY_PREFIX.as_bytes(), &mut sink);
-        out.flush(&mut sink);
-        // The key goes to the digest directly, never through the buffer: nothing to wipe.
-        sink.update(key);
+        stream.write(KEY_PREFIX.as_bytes());
+        stream.write_secret(key);
     }
 
     /// `k1=v1&…&kn=vn`, with no key (the spec's "stringA").
@@ -127,134 +117,6 @@ impl<'a> Canonical<'a> {
     }
 }
 
-/// How much [`Chunker`] gathers before a field is written: a typical red-packet string to
-/// sign (about 450 bytes) goes to the digest in one call.
-const CHUNK: usize = 512;
-
-/// Names and values up to this long take the fast path of [`Chunker::field`]. One less than
-/// a power of two, so that one test covers both lengths: `(n | v) <= SHORT`.
-const SHORT: usize = 63;
-
-/// Size of the stack buffer of [`Chunker`]: [`CHUNK`] and room for one more field of
-/// [`SHORT`] name and value past it.
-const BUF: usize = CHUNK + 2 * SHORT + 2;
-
-/// Gathers small writes into [`CHUNK`]-byte pieces for a digest.
-///
-/// The digest is passed to each call rather than owned, so that neither the buffer nor the
-/// digest state is ever moved (a move of the whole buffer costs a `memcpy` of it).
-struct Chunker {
-    buf: [u8; BUF],
-    len: usize,
-}
-
-/// A closure as a [`Sink`].
-struct FnSink<F: FnMut(&[u8])>(F);
-
-impl<F: FnMut(&[u8])> Sink for FnSink<F> {
-    fn update(&mut self, bytes: &[u8]) {
-        (self.0)(bytes);
-    }
-}
-
-impl Chunker {
-    fn new() -> Self {
-        Self {
-            buf: [0; BUF],
-            len: 0,
-        }
-    }
-
-    #[inline]
-    fn byte(&mut self, byte: u8, sink: &mut impl Sink) {
-        if self.len == BUF {
-            self.flush(sink);
-        }
-        self.buf[self.len] = byte;
-        self.len += 1;
-    }
-
-    /// Writes `name=value&`. A short name and value (the usual case) are written in one step
-    /// after at most one flush: starting at or before [`CHUNK`], the field ends within the
-    /// buffer, which the compiler can see from the bounds on the lengths, so the copies carry
-    /// no length checks of their own.
-    #[inline(always)]
-    fn field(&mut self, name: &[u8], value: &[u8], sink: &mut impl Sink) {
-        let (n, v) = (name.len(), value.len());
-        if n | v <= SHORT {
-            let at = if self.len > CHUNK {
-                self.flush(sink);
-                0
-            } else {
-                self.len
-            };
-            let buf = &mut self.buf;
-            copy_short(&mut buf[at..at + n], name);
-            buf[at + n] = b'=';
-            let value_at = at + n + 1;
-            copy_short(&mut buf[value_at..value_at + v], value);
-            buf[value_at + v] = b'&';
-            self.len = value_at + v + 1;
-        } else {
-            self.write(name, sink);
-            self.byte(b'=', sink);
-            self.write(value, sink);
-            self.byte(b'&', sink);
-        }
-    }
-
-    #[inline]
-    fn write(&mut self, bytes: &[u8], sink: &mut impl Sink) {
-        if bytes.len() > BUF - self.len {
-            self.flush(sink);
-            if bytes.len() >= BUF {
-                sink.update(bytes);
-                return;
-            }
-        }
-        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
-    }
-
-    /// Hands over what is buffered.
-    fn flush(&mut self, sink: &mut impl Sink) {
-        if self.len > 0 {
-            sink.update(&self.buf[..self.len]);
-            self.len = 0;
-        }
-    }
-}
-
-/// Copies `src` into `dst` (of the same length). Names and most values are a few to a few
-/// dozen bytes: copying them with fixed-size, overlapping moves inline beats a call into the
-/// general `memcpy` for each.
-#[inline(always)]
-fn copy_short(dst: &mut [u8], src: &[u8]) {
-    let n = src.len();
-    let dst = &mut dst[..n];
-    if n >= 16 {
-        if n < 32 {
-            dst[..16].copy_from_slice(&src[..16]);
-            dst[n - 16..].copy_from_slice(&src[n - 16..]);
-        } else if n <= 64 {
-            dst[..32].copy_from_slice(&src[..32]);
-            dst[n - 32..].copy_from_slice(&src[n - 32..]);
-        } else {
-            dst.copy_from_slice(src);
-        }
-    } else if n >= 8 {
-        dst[..8].copy_from_slice(&src[..8]);
-        dst[n - 8..].copy_from_slice(&src[n - 8..]);
-    } else if n >= 4 {
-        dst[..4].copy_from_slice(&src[..4]);
-        dst[n - 4..].copy_from_slice(&src[n - 4..]);
-    } else {
-        for (d, s) in dst.iter_mut().zip(src) {
-            *d = *s;
-        }
-    }
-}
-
 /// Whether `a` sorts strictly before `b` by bytes. Signed names are short and mostly differ
 /// in their first byte: that is tested first, then an inline loop beats a call into `memcmp`.
 #[inline]
@@ -272,41 +134,24 @@ fn precedes(a: &[u8], b: &[u8]) -> bool {
     a.len() < b.len()
 }
 
-/// A digest being fed.
-pub(crate) trait Sink {
-    fn update(&mut self, bytes: &[u8]);
-}
-
-impl<T: hmac::digest::Update> Sink for T {
-    #[inline]
-    fn update(&mut self, bytes: &[u8]) {
-        hmac::digest::Update::update(self, bytes);
-    }
-}
-
-/// Hashes the string to sign of `pairs` and `key` into `sink`, a fresh digest; `fresh` makes
-/// another one should it have to start over.
+/// Writes the string to sign of `pairs` and `key` into `stream`, a fresh one.
 ///
 /// One pass when the signed names arrive in strictly increasing byte order (wxpay-proto's
-/// requests give them so): each pair is written into the digest's buffer as it comes, its
-/// name checked against the previous one. At the first name out of order (or repeated), it
-/// starts over with a fresh sink through the sorting path ([`Canonical`]), from a copy of the
-/// iterator taken before the first pair.
-///
-/// The digest is fed in place, never moved: it is a few hundred bytes for HMAC-SHA256.
-pub(crate) fn hash_pairs<'a, I, S>(
+/// requests give them so): each pair is written into the hash's buffer as it comes, its
+/// name checked against the previous one. At the first name out of order (or repeated), the
+/// stream starts over through the sorting path ([`Canonical`]), from a copy of the iterator
+/// taken before the first pair.
+pub(crate) fn hash_pairs<'a, I, H>(
     pairs: I,
     key: &[u8],
-    sink: &mut S,
-    fresh: impl FnOnce() -> S,
+    stream: &mut Stream<H>,
 ) -> Result<(), SignError>
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
     I::IntoIter: Clone,
-    S: Sink,
+    H: Compress,
 {
     let pairs = pairs.into_iter();
-    let mut out = Chunker::new();
     // Every name follows "" but "" itself: a first name that is empty takes the sorting path,
     // which accepts it.
     let mut previous: &[u8] = b"";
@@ -316,17 +161,15 @@ where
         }
         if !precedes(previous, name.as_bytes()) {
             let canonical = Canonical::new(pairs)?;
-            *sink = fresh();
-            canonical.feed(key, |piece| sink.update(piece));
+            stream.restart();
+            canonical.feed(key, stream);
             return Ok(());
         }
         previous = name.as_bytes();
-        out.field(name.as_bytes(), value.as_bytes(), sink);
+        stream.field(name.as_bytes(), value.as_bytes());
     }
-    out.write(KEY_PREFIX.as_bytes(), sink);
-    out.flush(sink);
-    // The key goes to the digest directly, never through the buffer: nothing to wipe.
-    sink.update(key);
+    stream.write(KEY_PREFIX.as_bytes());
+    stream.write_secret(key);
     Ok(())
 }
 
@@ -372,74 +215,36 @@ pub fn canonical_string_redacted<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::{BUF, CHUNK, Canonical, Chunker, FnSink, copy_short};
+    use super::*;
+    use crate::hash::{BUF, CHUNK, Md5, SHORT};
 
-    #[test]
-    fn the_chunker_hands_over_exactly_the_bytes_written_in_few_calls() {
-        // Around and across the buffer size: small pieces, one that fills it exactly, and ones
-        // longer than the buffer.
-        for sizes in [
-            vec![1, 2, 3],
-            vec![CHUNK],
-            vec![CHUNK - 1, 1, 1],
-            vec![BUF],
-            vec![BUF - 1, 1, 1],
-            vec![CHUNK + 1, BUF - CHUNK, 1],
-            vec![10, CHUNK + 7, 3],
-            vec![300, 300, 300],
-            vec![3 * CHUNK],
-        ] {
-            let pieces: Vec<Vec<u8>> = sizes
-                .iter()
-                .enumerate()
-                .map(|(i, &n)| (0..n).map(|j| (i * 31 + j) as u8).collect())
-                .collect();
-            let mut seen = Vec::new();
-            let mut calls = 0;
-            {
-                let mut sink = FnSink(|bytes: &[u8]| {
-                    calls += 1;
-                    seen.extend_from_slice(bytes);
-                });
-                let mut chunker = Chunker::new();
-                for piece in &pieces {
-                    chunker.write(piece, &mut sink);
-                }
-                chunker.flush(&mut sink);
-            }
-            assert_eq!(seen, pieces.concat(), "sizes {sizes:?}");
-            assert!(calls <= pieces.len() + 1, "{calls} calls for {sizes:?}");
+    /// The MD5 of `text`, computed whole by the `md-5` crate.
+    fn md5_of(text: &str) -> [u8; 16] {
+        <md5::Md5 as md5::Digest>::digest(text.as_bytes()).into()
+    }
+
+    /// The MD5 of what [`hash_pairs`] writes for `pairs` and the key `K`.
+    fn hashed<'a>(pairs: &[(&'a str, &'a str)]) -> Result<[u8; 16], SignError> {
+        let mut stream = Stream::md5();
+        hash_pairs(pairs.iter().copied(), b"K", &mut stream)?;
+        Ok(Md5::output(&stream.finish()))
+    }
+
+    /// The MD5 of the string to sign of `canonical` with the key `K`, built as a string.
+    fn model(canonical: &Canonical<'_>) -> [u8; 16] {
+        let a = canonical.string_a();
+        if a.is_empty() {
+            md5_of("key=K")
+        } else {
+            md5_of(&format!("{a}&key=K"))
         }
     }
 
-    #[test]
-    fn short_copies_are_exact_at_every_length_around_each_move_size() {
-        let src: Vec<u8> = (1..=200).collect();
-        for n in 0..=src.len() {
-            let mut dst = [0_u8; 256];
-            copy_short(&mut dst[..n], &src[..n]);
-            assert_eq!(&dst[..n], &src[..n], "length {n}");
-            assert!(
-                dst[n..].iter().all(|&b| b == 0),
-                "length {n} wrote past the end"
-            );
-        }
-    }
-
-    /// What [`hash_pairs`] feeds, as bytes.
-    #[derive(Default)]
-    struct Collect(Vec<u8>);
-
-    impl Sink for Collect {
-        fn update(&mut self, bytes: &[u8]) {
-            self.0.extend_from_slice(bytes);
-        }
-    }
-
-    fn hashed<'a>(pairs: &[(&'a str, &'a str)]) -> Result<String, SignError> {
-        let mut sink = Collect::default();
-        hash_pairs(pairs.iter().copied(), b"K", &mut sink, Collect::default)?;
-        Ok(String::from_utf8(sink.0).unwrap())
+    /// The MD5 of what [`Canonical::feed`] writes.
+    fn fed(canonical: &Canonical<'_>, key: &str) -> [u8; 16] {
+        let mut stream = Stream::md5();
+        canonical.feed(key.as_bytes(), &mut stream);
+        Md5::output(&stream.finish())
     }
 
     #[test]
@@ -457,8 +262,11 @@ mod tests {
             &[("", "1"), ("", "2")],
         ];
         for pairs in cases {
-            let expected = Canonical::new(pairs.iter().copied()).map(|c| fed(&c, "K"));
-            assert_eq!(hashed(pairs), expected, "{pairs:?}");
+            let canonical = Canonical::new(pairs.iter().copied());
+            if let Ok(c) = &canonical {
+                assert_eq!(fed(c, "K"), model(c), "{pairs:?}");
+            }
+            assert_eq!(hashed(pairs), canonical.map(|c| model(&c)), "{pairs:?}");
         }
     }
 
@@ -490,7 +298,7 @@ mod tests {
                         ("c", "1"),
                         ("d", &text[..v]),
                     ];
-                    let expected = Canonical::new(pairs).map(|c| fed(&c, "K"));
+                    let expected = Canonical::new(pairs).map(|c| model(&c));
                     assert_eq!(
                         hashed(&pairs),
                         expected,
@@ -506,9 +314,14 @@ mod tests {
         let long = "长".repeat(400);
         let pairs = [("b", long.as_str()), ("a", "1"), ("c", "x")];
         let canonical = Canonical::new(pairs).unwrap();
-        let mut seen = Vec::new();
-        canonical.feed(b"KEY", |bytes| seen.extend_from_slice(bytes));
-        assert_eq!(seen, format!("a=1&b={long}&c=x&key=KEY").into_bytes());
+        assert_eq!(
+            fed(&canonical, "KEY"),
+            md5_of(&format!("a=1&b={long}&c=x&key=KEY"))
+        );
+        assert_eq!(
+            hashed(&pairs),
+            Ok(md5_of(&format!("a=1&b={long}&c=x&key=K")))
+        );
     }
 
     #[test]
@@ -519,19 +332,11 @@ mod tests {
         assert!(Canonical::new([("b", "1"), ("a", "2"), ("b", "3")]).is_err());
     }
 
-    use super::*;
-
-    fn fed(canonical: &Canonical<'_>, key: &str) -> String {
-        let mut bytes = Vec::new();
-        canonical.feed(key.as_bytes(), |piece| bytes.extend_from_slice(piece));
-        String::from_utf8(bytes).unwrap()
-    }
-
     #[test]
     fn fed_pieces_are_string_a_then_the_key() {
         let c = Canonical::new([("b", "2"), ("a", "1"), ("sign", "X"), ("c", "")]).unwrap();
         assert_eq!(c.string_a(), "a=1&b=2");
-        assert_eq!(fed(&c, "K"), "a=1&b=2&key=K");
+        assert_eq!(fed(&c, "K"), md5_of("a=1&b=2&key=K"));
         assert_eq!(c.redacted(), "a=1&b=2&key=***");
     }
 
@@ -539,7 +344,7 @@ mod tests {
     fn no_signed_fields_leaves_only_the_key() {
         let c = Canonical::new([("sign", "X"), ("attach", "")]).unwrap();
         assert_eq!(c.string_a(), "");
-        assert_eq!(fed(&c, "K"), "key=K");
+        assert_eq!(fed(&c, "K"), md5_of("key=K"));
         assert_eq!(c.redacted(), "key=***");
     }
 

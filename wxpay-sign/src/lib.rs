@@ -62,6 +62,7 @@
 
 mod canonical;
 mod error;
+mod hash;
 mod key;
 mod sign_type;
 mod signature;

@@ -1,18 +1,14 @@
 //! Signing and verifying (spec §2.1 steps 4–5).
 
+use core::borrow::Borrow;
 use core::fmt;
 
-use hmac::Hmac;
-use hmac::digest::{FixedOutput, KeyInit};
-use md5::Md5;
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::canonical::hash_pairs;
+use crate::hash::{HmacKey, Md5, Stream};
 use crate::signature::{MAX_DIGEST, decode_hex};
 use crate::{ApiKey, SignError, SignType, Signature};
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Signs `pairs` with `key`: the value of the request's `sign` field.
 ///
@@ -43,7 +39,7 @@ pub fn sign<'a>(
     key: &ApiKey,
     pairs: impl IntoIterator<Item = (&'a str, &'a str), IntoIter: Clone>,
 ) -> Result<Signature, SignError> {
-    let digest = Digest::compute(sign_type, key, || hmac_for(key), pairs)?;
+    let digest = Digest::compute(sign_type, key, || HmacKey::new(key.bytes()), pairs)?;
     Ok(Signature::from_digest(digest.as_bytes()))
 }
 
@@ -66,7 +62,13 @@ pub fn verify<'a>(
     pairs: impl IntoIterator<Item = (&'a str, &'a str), IntoIter: Clone>,
     received: &str,
 ) -> Result<(), SignError> {
-    verify_with(sign_type, key, || hmac_for(key), pairs, received)
+    verify_with(
+        sign_type,
+        key,
+        || HmacKey::new(key.bytes()),
+        pairs,
+        received,
+    )
 }
 
 /// A signer for one API key, with the HMAC-SHA256 key schedule computed once.
@@ -89,14 +91,14 @@ pub fn verify<'a>(
 #[derive(Clone)]
 pub struct Signer {
     key: ApiKey,
-    hmac: HmacSha256,
+    hmac: HmacKey,
 }
 
 impl Signer {
     /// Prepares a signer for `key`.
     #[must_use]
     pub fn new(key: ApiKey) -> Self {
-        let hmac = hmac_for(&key);
+        let hmac = HmacKey::new(key.bytes());
         Self { key, hmac }
     }
 
@@ -110,7 +112,7 @@ impl Signer {
         sign_type: SignType,
         pairs: impl IntoIterator<Item = (&'a str, &'a str), IntoIter: Clone>,
     ) -> Result<Signature, SignError> {
-        let digest = Digest::compute(sign_type, &self.key, || self.hmac.clone(), pairs)?;
+        let digest = Digest::compute(sign_type, &self.key, || &self.hmac, pairs)?;
         Ok(Signature::from_digest(digest.as_bytes()))
     }
 
@@ -125,7 +127,7 @@ impl Signer {
         pairs: impl IntoIterator<Item = (&'a str, &'a str), IntoIter: Clone>,
         received: &str,
     ) -> Result<(), SignError> {
-        verify_with(sign_type, &self.key, || self.hmac.clone(), pairs, received)
+        verify_with(sign_type, &self.key, || &self.hmac, pairs, received)
     }
 }
 
@@ -137,15 +139,10 @@ impl fmt::Debug for Signer {
     }
 }
 
-fn hmac_for(key: &ApiKey) -> HmacSha256 {
-    // HMAC takes keys of any length (longer ones are hashed first), so this cannot fail.
-    <HmacSha256 as KeyInit>::new_from_slice(key.bytes()).expect("HMAC accepts any key length")
-}
-
-fn verify_with<'a>(
+fn verify_with<'a, K: Borrow<HmacKey>>(
     sign_type: SignType,
     key: &ApiKey,
-    hmac: impl Fn() -> HmacSha256,
+    hmac: impl FnOnce() -> K,
     pairs: impl IntoIterator<Item = (&'a str, &'a str), IntoIter: Clone>,
     received: &str,
 ) -> Result<(), SignError> {
@@ -177,24 +174,26 @@ struct Digest {
 }
 
 impl Digest {
-    /// Hashes the string to sign of `pairs` and `key`. `hmac` supplies an HMAC state
-    /// already keyed with `key`; it is called only for HMAC-SHA256.
-    fn compute<'a>(
+    /// Hashes the string to sign of `pairs` and `key`. `hmac` supplies the HMAC states of
+    /// `key`; it is called only for HMAC-SHA256.
+    fn compute<'a, K: Borrow<HmacKey>>(
         sign_type: SignType,
         key: &ApiKey,
-        hmac: impl Fn() -> HmacSha256,
+        hmac: impl FnOnce() -> K,
         pairs: impl IntoIterator<Item = (&'a str, &'a str), IntoIter: Clone>,
     ) -> Result<Self, SignError> {
         Ok(match sign_type {
             SignType::Md5 => {
-                let mut md5 = Md5::default();
-                hash_pairs(pairs, key.bytes(), &mut md5, Md5::default)?;
-                Self::new(&md5.finalize_fixed())
+                let mut stream = Stream::md5();
+                hash_pairs(pairs, key.bytes(), &mut stream)?;
+                Self::new(&Md5::output(&stream.finish()))
             }
             SignType::HmacSha256 => {
-                let mut mac = hmac();
-                hash_pairs(pairs, key.bytes(), &mut mac, hmac)?;
-                Self::new(&mac.finalize_fixed())
+                let hmac = hmac();
+                let hmac = hmac.borrow();
+                let mut stream = hmac.stream();
+                hash_pairs(pairs, key.bytes(), &mut stream)?;
+                Self::new(&hmac.finish(&mut stream))
             }
         })
     }
@@ -253,7 +252,7 @@ mod tests {
         let signer = Signer::new(key());
         assert_eq!(signer.sign(SignType::Md5, OFFICIAL).unwrap(), MD5);
         assert_eq!(signer.sign(SignType::HmacSha256, OFFICIAL).unwrap(), HMAC);
-        // Reusable: the cloned HMAC state is not consumed.
+        // Reusable: the keyed HMAC states are not consumed.
         assert_eq!(signer.sign(SignType::HmacSha256, OFFICIAL).unwrap(), HMAC);
     }
 
