@@ -206,6 +206,8 @@ pub(crate) fn route(
                         "ip_whitelist": m.config.ip_whitelist,
                         "product_enabled": m.config.product_enabled,
                         "api_method_enabled": m.config.api_method_enabled,
+                        "openids": m.config.openids,
+                        "mini_program_openids": m.config.mini_program_openids,
                     })
                 })
                 .collect::<Vec<_>>(),

@@ -590,7 +590,7 @@ async fn send(
     if let Err((code, text)) = authenticate(shared, api, raw, merchant, client) {
         return fail(code, text);
     }
-    // 7. The kind of appid, and partner relations.
+    // 7. The kind of appid, partner relations, the openid's appid.
     let (own, other) = match req.kind {
         Kind::MiniProgram => (&merchant.mini_program_appid, &merchant.appid),
         Kind::Normal | Kind::Group => (&merchant.appid, &merchant.mini_program_appid),
@@ -615,6 +615,15 @@ async fn send(
         && *msgappid != merchant.mini_program_appid
     {
         return fail(ErrCode::MsgappidError, "触达消息给用户appid有误");
+    }
+    // The openid belongs to the appid: to `wxappid`, or in partner mode to `msgappid`.
+    let appids = [Some(req.wxappid.as_str()), req.msgappid.as_deref()];
+    if !merchant.openid_belongs_to(
+        &req.re_openid,
+        appids.into_iter().flatten(),
+        shared.behaviour.openid_lists_exhaustive,
+    ) {
+        return fail(ErrCode::OpenidError, "openid和appid不匹配");
     }
     // 8. Billno re-entry (per merchant), serialised per billno.
     let key = (req.mch_id.clone(), req.mch_billno.clone());

@@ -119,6 +119,19 @@ pub struct MerchantConfig {
     pub risky_openids: BTreeSet<String>,
     /// Sub-merchants this merchant may send for (`ACCEPTMODE_ERROR` otherwise).
     pub sub_mch_ids: BTreeSet<String>,
+    /// The users of the Official Account appid ([`MerchantConfig::appid`]): openids that
+    /// belong to it and to no other appid. Empty (the default) declares none.
+    ///
+    /// With [`MerchantConfig::mini_program_openids`], this drives `OPENID_ERROR`
+    /// "openid和appid不匹配" (spec §5, step 7): an openid declared under one of the
+    /// merchant's appids is refused by a send through the other one, and, while
+    /// [`Behaviour::openid_lists_exhaustive`] is on, a declared list is the appid's whole
+    /// user base, so an openid it lacks is refused too. Nothing declared: every openid is
+    /// accepted, as before.
+    pub openids: BTreeSet<String>,
+    /// The users of the mini-program appid ([`MerchantConfig::mini_program_appid`]); as
+    /// [`MerchantConfig::openids`]. An openid may not be declared under both appids.
+    pub mini_program_openids: BTreeSet<String>,
 }
 
 impl MerchantConfig {
@@ -137,6 +150,8 @@ impl MerchantConfig {
             enabled_scenes: None,
             risky_openids: BTreeSet::new(),
             sub_mch_ids: BTreeSet::new(),
+            openids: BTreeSet::new(),
+            mini_program_openids: BTreeSet::new(),
         }
     }
 
@@ -216,6 +231,24 @@ impl MerchantConfig {
         self.sub_mch_ids = ids.into_iter().map(Into::into).collect();
         self
     }
+
+    /// Declares the users of the Official Account appid (see [`MerchantConfig::openids`]).
+    #[must_use]
+    pub fn openids<S: Into<String>>(mut self, openids: impl IntoIterator<Item = S>) -> Self {
+        self.openids = openids.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Declares the users of the mini-program appid (see
+    /// [`MerchantConfig::mini_program_openids`]).
+    #[must_use]
+    pub fn mini_program_openids<S: Into<String>>(
+        mut self,
+        openids: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.mini_program_openids = openids.into_iter().map(Into::into).collect();
+        self
+    }
 }
 
 impl std::fmt::Debug for MerchantConfig {
@@ -233,6 +266,8 @@ impl std::fmt::Debug for MerchantConfig {
             .field("enabled_scenes", &self.enabled_scenes)
             .field("risky_openids", &self.risky_openids)
             .field("sub_mch_ids", &self.sub_mch_ids)
+            .field("openids", &self.openids)
+            .field("mini_program_openids", &self.mini_program_openids)
             .finish()
     }
 }
@@ -301,6 +336,13 @@ pub struct Behaviour {
     /// The appid must be one of the merchant's (`PARAM_ERROR` "商户号和wxappid不匹配"
     /// otherwise; default `true`).
     pub check_appid_binding: bool,
+    /// A merchant's non-empty openid list ([`MerchantConfig::openids`],
+    /// [`MerchantConfig::mini_program_openids`]) is the appid's whole user base: a send
+    /// through that appid to an openid the list lacks is `OPENID_ERROR` (default `true`, as
+    /// on the real platform, where an openid exists under one appid only). `false` refuses
+    /// only openids declared under the merchant's other appid. Without any list, no openid
+    /// is refused either way.
+    pub openid_lists_exhaustive: bool,
     /// Real time a send spends between taking its billno and committing (default 0). A
     /// duplicate arriving meanwhile gets `PROCESSING`.
     pub commit_latency: Duration,
@@ -322,6 +364,7 @@ impl Default for Behaviour {
             serve_sandbox_prefixes: true,
             serve_group: true,
             check_appid_binding: true,
+            openid_lists_exhaustive: true,
             commit_latency: Duration::ZERO,
         }
     }
@@ -345,6 +388,8 @@ impl Default for Behaviour {
 /// mch_id = "1900000110"
 /// balance_fen = 500000
 /// ip_whitelist = ["127.0.0.1"]
+/// openids = ["o_fan_1", "o_fan_2"]     # the Official Account's users (OPENID_ERROR)
+/// mini_program_openids = ["o_mini_1"]  # the mini program's users
 /// [merchant.limits]
 /// freq_per_minute = 60
 /// ```
@@ -421,6 +466,7 @@ struct FileBehaviour {
     serve_sandbox_prefixes: Option<bool>,
     serve_group: Option<bool>,
     check_appid_binding: Option<bool>,
+    openid_lists_exhaustive: Option<bool>,
     commit_latency_ms: Option<u64>,
 }
 
@@ -443,6 +489,10 @@ struct FileMerchant {
     risky_openids: Vec<String>,
     #[serde(default)]
     sub_mch_ids: Vec<String>,
+    #[serde(default)]
+    openids: Vec<String>,
+    #[serde(default)]
+    mini_program_openids: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -481,7 +531,8 @@ impl FileConfig {
             require_scene_id,
             serve_sandbox_prefixes,
             serve_group,
-            check_appid_binding
+            check_appid_binding,
+            openid_lists_exhaustive
         );
         if let Some(v) = b.not_found {
             behaviour.not_found = v;
@@ -586,6 +637,8 @@ impl FileMerchant {
         m.enabled_scenes = self.enabled_scenes.map(|s| s.into_iter().collect());
         m.risky_openids = self.risky_openids.into_iter().collect();
         m.sub_mch_ids = self.sub_mch_ids.into_iter().collect();
+        m.openids = self.openids.into_iter().collect();
+        m.mini_program_openids = self.mini_program_openids.into_iter().collect();
         Ok(m)
     }
 }
@@ -621,6 +674,40 @@ mod tests {
         assert_eq!(cfg.merchants[0].limits.freq_per_minute, 3);
         assert_eq!(cfg.merchants[0].limits.amount.min, Fen::new(50));
         assert_eq!(cfg.merchants[0].balance, Fen::new(500));
+    }
+
+    #[test]
+    fn openid_lists_and_their_switch_parse_and_default_to_nothing_declared() {
+        let cfg = MockConfig::from_toml(
+            r#"
+            [behaviour]
+            openid_lists_exhaustive = false
+            [[merchant]]
+            mch_id = "1900000110"
+            openids = ["o_fan_1", "o_fan_2"]
+            mini_program_openids = ["o_mini_1"]
+            [[merchant]]
+            mch_id = "1900000111"
+            "#,
+        )
+        .unwrap();
+        assert!(!cfg.behaviour.openid_lists_exhaustive);
+        assert!(Behaviour::default().openid_lists_exhaustive);
+        let declared = &cfg.merchants[0];
+        assert_eq!(
+            declared.openids,
+            BTreeSet::from(["o_fan_1".to_owned(), "o_fan_2".to_owned()])
+        );
+        assert_eq!(
+            declared.mini_program_openids,
+            BTreeSet::from(["o_mini_1".to_owned()])
+        );
+        assert!(cfg.merchants[1].openids.is_empty());
+        assert!(cfg.merchants[1].mini_program_openids.is_empty());
+        assert!(matches!(
+            MockConfig::from_toml("[[merchant]]\nmch_id = \"1\"\nopenid = [\"o\"]"),
+            Err(Error::Config { .. })
+        ));
     }
 
     #[test]

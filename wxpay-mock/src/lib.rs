@@ -3,11 +3,11 @@
 //!
 //! What it does: serve the four endpoints over HTTPS with client-certificate authentication,
 //! check each request in the order of the spec's §5 (`XML_ERROR`, `PARAM_ERROR`, `CA_ERROR`,
-//! `SIGN_ERROR`, `NO_AUTH`, `ILLEGAL_APPID`, billno re-entry, `MONEY_LIMIT`, `FREQ_LIMIT`,
-//! `SENDNUM_LIMIT`, `RCVDAMOUNT_LIMIT`, `SENDAMOUNT_LIMIT`, `NOTENOUGH`), keep a ledger per
-//! merchant (balance, packets, claims) on a virtual clock (refunds after 24 h, daily counters
-//! reset at Beijing midnight, rate windows), inject faults before or after the commit point,
-//! and expose it all through a JSON admin API on loopback.
+//! `SIGN_ERROR`, `NO_AUTH`, `ILLEGAL_APPID`, `OPENID_ERROR`, billno re-entry, `MONEY_LIMIT`,
+//! `FREQ_LIMIT`, `SENDNUM_LIMIT`, `RCVDAMOUNT_LIMIT`, `SENDAMOUNT_LIMIT`, `NOTENOUGH`), keep a
+//! ledger per merchant (balance, packets, claims) on a virtual clock (refunds after 24 h, daily
+//! counters reset at Beijing midnight, rate windows), inject faults before or after the commit
+//! point, and expose it all through a JSON admin API on loopback.
 //!
 //! What it does not do: talk to WeChat Pay, or accept real merchant material. It makes its own
 //! CA, server certificate and merchant client certificates at start (zero configuration), and
@@ -54,6 +54,12 @@
 //! HMAC-SHA256, `client_ip` in `sendminiprogramhb`'s signature, the answer to a changed amount
 //! under the same billno, the not-found shape of `gethbinfo`, …); [`MerchantConfig`] and
 //! [`Limits`] hold each merchant's balance, limits, IP whitelist and switches.
+//!
+//! `OPENID_ERROR` needs to know whose users the openids are: declare them per appid with
+//! [`MerchantConfig::openids`] (Official Account) and [`MerchantConfig::mini_program_openids`].
+//! Nothing declared (the default) accepts every openid; an openid declared under one appid
+//! is refused through the other; a declared list is the appid's whole user base unless
+//! [`Behaviour::openid_lists_exhaustive`] is off.
 //!
 //! # Faults
 //!

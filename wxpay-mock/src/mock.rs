@@ -370,6 +370,32 @@ fn is_token(s: &str, max: usize) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// Checks a merchant's declared users: each a valid openid, none under both appids (an
+/// openid belongs to one appid only, so such a list cannot describe a real merchant).
+fn check_openids(config: &MerchantConfig) -> Result<(), Error> {
+    let mch_id = &config.mch_id;
+    for (what, list) in [
+        ("openids", &config.openids),
+        ("mini_program_openids", &config.mini_program_openids),
+    ] {
+        if let Some(bad) = list.iter().find(|o| !is_token(o, 32)) {
+            return Err(Error::config(format!(
+                "invalid openid {bad:?} in {what} of merchant {mch_id}: 1 to 32 letters, digits, '_' or '-'"
+            )));
+        }
+    }
+    if let Some(both) = config
+        .openids
+        .intersection(&config.mini_program_openids)
+        .next()
+    {
+        return Err(Error::config(format!(
+            "openid {both:?} of merchant {mch_id} is declared under both appids (openids and mini_program_openids); an openid belongs to one appid"
+        )));
+    }
+    Ok(())
+}
+
 /// Resolves a merchant's ids and key (config, then its `merchant.toml`, then generated) and
 /// makes its certificate files.
 fn prepare_merchant(
@@ -384,6 +410,7 @@ fn prepare_merchant(
             "invalid mch_id {mch_id:?}: 1 to 32 digits"
         )));
     }
+    check_openids(&config)?;
     let dir = if mch_id == DEFAULT_MCH_ID {
         data_dir.to_path_buf()
     } else {

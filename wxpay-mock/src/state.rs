@@ -29,6 +29,47 @@ pub(crate) struct Merchant {
     pub(crate) key: ApiKey,
 }
 
+impl Merchant {
+    /// The users declared under `appid`: `None` when it is not one of the merchant's appids
+    /// or its list is empty (its users are not known).
+    fn declared_users(&self, appid: &str) -> Option<&BTreeSet<String>> {
+        let users = if appid == self.appid {
+            &self.config.openids
+        } else if appid == self.mini_program_appid {
+            &self.config.mini_program_openids
+        } else {
+            return None;
+        };
+        (!users.is_empty()).then_some(users)
+    }
+
+    /// Whether `openid` may be a recipient of a send through `appids` (the request's
+    /// `wxappid`, and its `msgappid` in partner mode, under which the openid may also be):
+    /// `false` is `OPENID_ERROR`.
+    ///
+    /// An openid declared under one of the merchant's appids belongs to that appid alone. An
+    /// undeclared one is refused only when `exhaustive` and every appid of the request has a
+    /// declared list (it is then nobody's user there); when any of them has none, it may be
+    /// one of its users.
+    pub(crate) fn openid_belongs_to<'a>(
+        &self,
+        openid: &str,
+        mut appids: impl Iterator<Item = &'a str>,
+        exhaustive: bool,
+    ) -> bool {
+        let owner = [self.appid.as_str(), self.mini_program_appid.as_str()]
+            .into_iter()
+            .find(|appid| {
+                self.declared_users(appid)
+                    .is_some_and(|users| users.contains(openid))
+            });
+        match owner {
+            Some(owner) => appids.any(|a| a == owner),
+            None => !exhaustive || appids.any(|a| self.declared_users(a).is_none()),
+        }
+    }
+}
+
 /// What changes.
 #[derive(Debug)]
 pub(crate) struct Inner {

@@ -14,6 +14,7 @@ mod faults;
 mod fuzz_corpus;
 mod hostile;
 mod lifecycle;
+mod openids;
 mod persistence;
 mod rules;
 mod serving;

@@ -1,0 +1,434 @@
+//! `OPENID_ERROR` "openid和appid不匹配": an openid belongs to one appid (spec §5, step 7).
+
+use wxpay_mock::{Behaviour, Error, Fen, MerchantConfig, MockConfig, MockServer};
+use wxpay_proto::{AppId, MchId, SceneId};
+
+use crate::rules::{assert_fail, normal_fields, set, signed_xml, unset};
+use crate::support::{GROUP, MINI, Merchant, SEND, admin_json, start_with};
+
+const OPENID_ERROR_TEXT: &str = "openid和appid不匹配";
+
+/// The default merchant with one user declared under each of its appids.
+fn with_users() -> MerchantConfig {
+    MerchantConfig::new("1900000109")
+        .openids(["o_fan", "o_fan_2"])
+        .mini_program_openids(["o_mini"])
+}
+
+fn balance(mock: &MockServer) -> u64 {
+    mock.ledger().merchant("1900000109").unwrap().balance_fen
+}
+
+#[tokio::test]
+async fn an_openid_of_the_other_appid_is_refused_and_leaves_nothing_behind() {
+    // Arrange
+    let mock = start_with(MockServer::builder().merchant(with_users())).await;
+    let m = Merchant::default_of(&mock);
+    let before = balance(&mock);
+
+    // Act
+    let refused = m.send("oe1", "o_mini", 1000).await;
+    let ledger_after_refusal = mock.ledger();
+    let query = m.query_answer("oe1").await.query();
+    let retried = m.send("oe1", "o_fan", 1000).await;
+
+    // Assert
+    assert_eq!(assert_fail(&refused, "OPENID_ERROR"), OPENID_ERROR_TEXT);
+    let r = refused.send();
+    assert_eq!(r.re_openid.as_deref(), Some("o_mini"));
+    assert_eq!(r.wxappid.as_deref(), Some(m.creds.appid.as_str()));
+    assert_eq!(r.mch_billno.as_deref(), Some("oe1"));
+    assert_eq!(r.total_amount, Some(Fen::new(1000)));
+    assert_eq!(ledger_after_refusal.packet_count(), 0);
+    assert_eq!(
+        ledger_after_refusal
+            .merchant("1900000109")
+            .unwrap()
+            .balance_fen,
+        before
+    );
+    assert_eq!(
+        query.header.err_code_des.as_deref(),
+        Some("指定单号数据不存在"),
+        "the refused billno was never recorded"
+    );
+    assert_eq!(retried.code(), "SUCCESS", "{}", retried.body);
+    assert_eq!(retried.send().re_openid.as_deref(), Some("o_fan"));
+    assert_eq!(balance(&mock), before - 1000);
+    assert_eq!(mock.ledger().packet_count(), 1);
+    let outcomes: Vec<String> = mock
+        .requests()
+        .into_iter()
+        .filter(|e| e.api.as_deref() == Some("sendredpack"))
+        .map(|e| e.outcome)
+        .collect();
+    assert_eq!(outcomes, ["OPENID_ERROR", "SUCCESS"]);
+    assert!(mock.invariants().ok, "{:?}", mock.invariants());
+}
+
+#[tokio::test]
+async fn every_send_endpoint_refuses_an_openid_of_the_other_appid() {
+    // Arrange
+    let mock = start_with(MockServer::builder().merchant(with_users())).await;
+    let m = Merchant::default_of(&mock);
+    let before = balance(&mock);
+
+    // Act
+    let normal = m.send("ep1", "o_mini", 100).await;
+    let group = m
+        .client
+        .answer(GROUP, m.sign(m.group("ep2", "o_mini", 300, 3)))
+        .await;
+    let mini = m
+        .client
+        .answer(MINI, m.sign(m.mini("ep3", "o_fan", 100)))
+        .await;
+    let refused_ledger = mock.ledger();
+    let normal_ok = m.send("ep1", "o_fan", 100).await;
+    let group_ok = m
+        .client
+        .answer(GROUP, m.sign(m.group("ep2", "o_fan_2", 300, 3)))
+        .await;
+    let mini_ok = m
+        .client
+        .answer(MINI, m.sign(m.mini("ep3", "o_mini", 100)))
+        .await;
+
+    // Assert
+    for (name, answer) in [("sendredpack", &normal), ("sendgroupredpack", &group)] {
+        assert_eq!(
+            assert_fail(answer, "OPENID_ERROR"),
+            OPENID_ERROR_TEXT,
+            "{name}"
+        );
+        assert_eq!(answer.send().re_openid.as_deref(), Some("o_mini"), "{name}");
+    }
+    assert_eq!(
+        group.send().total_num,
+        Some(3),
+        "group failures echo total_num"
+    );
+    assert_eq!(assert_fail(&mini, "OPENID_ERROR"), OPENID_ERROR_TEXT);
+    assert_eq!(
+        mini.send().wxappid.as_deref(),
+        Some(m.creds.mini_program_appid.as_str())
+    );
+    assert_eq!(refused_ledger.packet_count(), 0);
+    assert_eq!(
+        refused_ledger.merchant("1900000109").unwrap().balance_fen,
+        before
+    );
+    assert_eq!(normal_ok.code(), "SUCCESS", "{}", normal_ok.body);
+    assert_eq!(group_ok.code(), "SUCCESS", "{}", group_ok.body);
+    assert_eq!(mini_ok.code(), "SUCCESS", "{}", mini_ok.body);
+    assert_eq!(balance(&mock), before - 500);
+    assert!(mock.invariants().ok, "{:?}", mock.invariants());
+}
+
+#[tokio::test]
+async fn without_declared_openids_every_openid_is_accepted() {
+    // Arrange: the default merchant declares no users; another declares only its mini
+    // program's.
+    let mock = start_with(
+        MockServer::builder()
+            .merchant(MerchantConfig::new("1900000110").mini_program_openids(["o_mini"])),
+    )
+    .await;
+    let m = Merchant::default_of(&mock);
+    let partial = Merchant::of(&mock, mock.merchant("1900000110").unwrap());
+
+    // Act
+    let normal = m.send("any1", "o_whoever", 100).await;
+    let group = m
+        .client
+        .answer(GROUP, m.sign(m.group("any2", "o_mini", 300, 3)))
+        .await;
+    let mini = m
+        .client
+        .answer(
+            MINI,
+            m.sign(m.mini("any3", "oxTWIuGaIt6gTKsQRLau2M0yL16E", 100)),
+        )
+        .await;
+    let undeclared_appid = partial.send("any4", "o_stranger", 100).await;
+    let declared_elsewhere = partial.send("any5", "o_mini", 100).await;
+
+    // Assert
+    assert_eq!(normal.code(), "SUCCESS", "{}", normal.body);
+    assert_eq!(group.code(), "SUCCESS", "{}", group.body);
+    assert_eq!(mini.code(), "SUCCESS", "{}", mini.body);
+    assert_eq!(
+        undeclared_appid.code(),
+        "SUCCESS",
+        "the Official Account's users are not declared: {}",
+        undeclared_appid.body
+    );
+    assert_eq!(
+        assert_fail(&declared_elsewhere, "OPENID_ERROR"),
+        OPENID_ERROR_TEXT,
+        "an openid declared under the mini program is not the Official Account's"
+    );
+}
+
+#[tokio::test]
+async fn a_declared_list_is_the_appids_whole_user_base_unless_configured() {
+    // Arrange: only the Official Account's users are declared.
+    let merchant = || MerchantConfig::new("1900000109").openids(["o_fan"]);
+    let exhaustive = start_with(MockServer::builder().merchant(merchant())).await;
+    let mut behaviour = Behaviour::default();
+    behaviour.openid_lists_exhaustive = false;
+    let lenient = start_with(
+        MockServer::builder()
+            .behaviour(behaviour)
+            .merchant(merchant()),
+    )
+    .await;
+    let e = Merchant::default_of(&exhaustive);
+    let l = Merchant::default_of(&lenient);
+
+    // Act
+    let stranger = e.send("ex1", "o_stranger", 100).await;
+    let stranger_mini = e
+        .client
+        .answer(MINI, e.sign(e.mini("ex2", "o_stranger", 100)))
+        .await;
+    let fan_mini = e
+        .client
+        .answer(MINI, e.sign(e.mini("ex3", "o_fan", 100)))
+        .await;
+    let lenient_stranger = l.send("ex1", "o_stranger", 100).await;
+    let lenient_fan_mini = l
+        .client
+        .answer(MINI, l.sign(l.mini("ex3", "o_fan", 100)))
+        .await;
+
+    // Assert
+    assert_eq!(
+        assert_fail(&stranger, "OPENID_ERROR"),
+        OPENID_ERROR_TEXT,
+        "not among the Official Account's declared users"
+    );
+    assert_eq!(
+        stranger_mini.code(),
+        "SUCCESS",
+        "the mini program's users are not declared: {}",
+        stranger_mini.body
+    );
+    assert_eq!(assert_fail(&fan_mini, "OPENID_ERROR"), OPENID_ERROR_TEXT);
+    assert_eq!(exhaustive.ledger().packet_count(), 1);
+    assert_eq!(
+        lenient_stranger.code(),
+        "SUCCESS",
+        "{}",
+        lenient_stranger.body
+    );
+    assert_eq!(
+        assert_fail(&lenient_fan_mini, "OPENID_ERROR"),
+        OPENID_ERROR_TEXT,
+        "a declared openid still belongs to its own appid only"
+    );
+}
+
+#[tokio::test]
+async fn openid_error_comes_after_the_appid_and_partner_rules_and_before_the_billno_and_amount_rules()
+ {
+    // Arrange
+    let mock =
+        start_with(MockServer::builder().merchant(with_users().sub_mch_ids(["1900000300"]))).await;
+    let m = Merchant::default_of(&mock);
+    assert_eq!(m.send("ord1", "o_fan", 100).await.code(), "SUCCESS");
+    let before = balance(&mock);
+
+    // Act: each request has the openid problem and one other.
+    let mut fields = normal_fields(&m, "ord2");
+    set(&mut fields, "re_openid", "o_mini");
+    unset(&mut fields, "remark");
+    let param = m.client.answer(SEND, signed_xml(&m, fields, None)).await;
+    let bad_sign = {
+        let mut fields = normal_fields(&m, "ord3");
+        set(&mut fields, "re_openid", "o_mini");
+        set(&mut fields, "sign", "0123456789ABCDEF0123456789ABCDEF");
+        m.client.answer(SEND, crate::rules::xml_of(&fields)).await
+    };
+    let mut mini_appid = m.normal("ord4", "o_fan", 100);
+    mini_appid.wxappid = AppId::new(m.creds.mini_program_appid.clone()).unwrap();
+    let illegal = m.client.answer(SEND, m.sign(mini_appid)).await;
+    let mut unbound = m.normal("ord5", "o_mini", 100);
+    unbound.wxappid = AppId::new("wx0000000000000000").unwrap();
+    let unbound = m.client.answer(SEND, m.sign(unbound)).await;
+    let mut foreign_sub = m.normal("ord6", "o_mini", 100);
+    foreign_sub.sub_mch_id = Some(MchId::new("1900000999").unwrap());
+    foreign_sub.msgappid = Some(AppId::new(m.creds.appid.clone()).unwrap());
+    let acceptmode = m.client.answer(SEND, m.sign(foreign_sub)).await;
+    let mut foreign_msgappid = m.normal("ord7", "o_mini", 100);
+    foreign_msgappid.sub_mch_id = Some(MchId::new("1900000300").unwrap());
+    foreign_msgappid.msgappid = Some(AppId::new("wx1111111111111111").unwrap());
+    let msgappid = m.client.answer(SEND, m.sign(foreign_msgappid)).await;
+    // A committed billno resent with a wrong openid: OPENID_ERROR, not FATAL_ERROR.
+    let replay = m.send("ord1", "o_mini", 100).await;
+    // An amount over every range: OPENID_ERROR, not MONEY_LIMIT.
+    let mut huge = m.normal("ord8", "o_mini", 900_000);
+    huge.scene_id = Some(SceneId::Product1);
+    let over_limit = m.client.answer(SEND, m.sign(huge)).await;
+    // The same over-limit amount to a right openid: MONEY_LIMIT (the control).
+    let mut huge_right = m.normal("ord8", "o_fan", 900_000);
+    huge_right.scene_id = Some(SceneId::Product1);
+    let money_limit = m.client.answer(SEND, m.sign(huge_right)).await;
+
+    // Assert
+    assert_fail(&param, "PARAM_ERROR");
+    assert_fail(&bad_sign, "SIGN_ERROR");
+    assert_eq!(
+        assert_fail(&illegal, "ILLEGAL_APPID"),
+        "非法appid,请确认是否为公众号的appid"
+    );
+    assert_eq!(
+        assert_fail(&unbound, "PARAM_ERROR"),
+        "参数错误:商户号和wxappid不匹配"
+    );
+    assert_fail(&acceptmode, "ACCEPTMODE_ERROR");
+    assert_fail(&msgappid, "MSGAPPID_ERROR");
+    assert_eq!(assert_fail(&replay, "OPENID_ERROR"), OPENID_ERROR_TEXT);
+    assert_eq!(assert_fail(&over_limit, "OPENID_ERROR"), OPENID_ERROR_TEXT);
+    assert_fail(&money_limit, "MONEY_LIMIT");
+    assert_eq!(mock.ledger().packet_count(), 1);
+    assert_eq!(balance(&mock), before);
+}
+
+#[tokio::test]
+async fn in_partner_mode_the_openid_may_belong_to_msgappid() {
+    // Arrange
+    let mock =
+        start_with(MockServer::builder().merchant(with_users().sub_mch_ids(["1900000300"]))).await;
+    let m = Merchant::default_of(&mock);
+    let partner = |billno: &str, openid: &str, msgappid: &str| {
+        let mut r = m.normal(billno, openid, 100);
+        r.sub_mch_id = Some(MchId::new("1900000300").unwrap());
+        r.msgappid = Some(AppId::new(msgappid).unwrap());
+        m.sign(r)
+    };
+
+    // Act
+    let under_msgappid = m
+        .client
+        .answer(SEND, partner("pm1", "o_mini", &m.creds.mini_program_appid))
+        .await;
+    let under_neither = m
+        .client
+        .answer(SEND, partner("pm2", "o_mini", &m.creds.appid))
+        .await;
+    let stranger_with_undeclared_msgappid_users = {
+        let mut r = m.normal("pm3", "o_stranger", 100);
+        r.sub_mch_id = Some(MchId::new("1900000300").unwrap());
+        r.msgappid = Some(AppId::new(m.creds.mini_program_appid.clone()).unwrap());
+        m.client.answer(SEND, m.sign(r)).await
+    };
+
+    // Assert
+    assert_eq!(under_msgappid.code(), "SUCCESS", "{}", under_msgappid.body);
+    assert_eq!(
+        assert_fail(&under_neither, "OPENID_ERROR"),
+        OPENID_ERROR_TEXT
+    );
+    assert_eq!(
+        assert_fail(&stranger_with_undeclared_msgappid_users, "OPENID_ERROR"),
+        OPENID_ERROR_TEXT,
+        "both appids declare their users and neither has this one"
+    );
+}
+
+#[tokio::test]
+async fn declared_openids_are_checked_at_start_and_shown_by_the_admin_api() {
+    // Arrange
+    let twice = MerchantConfig::new("1900000109")
+        .openids(["o_both"])
+        .mini_program_openids(["o_both"]);
+    let malformed = MerchantConfig::new("1900000110").openids(["not an openid"]);
+    let too_long = MerchantConfig::new("1900000111").mini_program_openids(["o".repeat(33)]);
+
+    // Act
+    let twice = MockServer::builder().merchant(twice).start().await;
+    let malformed = MockServer::builder().merchant(malformed).start().await;
+    let too_long = MockServer::builder().merchant(too_long).start().await;
+    let mock = start_with(MockServer::builder().merchant(with_users())).await;
+    let (status, merchants) = admin_json(&mock, "GET", "/__admin/merchants", "").await;
+
+    // Assert
+    for (name, started) in [
+        ("twice", twice),
+        ("malformed", malformed),
+        ("too long", too_long),
+    ] {
+        match started {
+            Err(Error::Config { .. }) => {}
+            Err(e) => panic!("{name}: not a config error: {e}"),
+            Ok(_) => panic!("{name}: started"),
+        }
+    }
+    assert_eq!(status, 200);
+    assert_eq!(merchants[0]["mch_id"], "1900000109");
+    assert_eq!(
+        merchants[0]["openids"],
+        serde_json::json!(["o_fan", "o_fan_2"])
+    );
+    assert_eq!(
+        merchants[0]["mini_program_openids"],
+        serde_json::json!(["o_mini"])
+    );
+}
+
+#[tokio::test]
+async fn the_registry_of_a_config_file_applies_again_after_a_restart() {
+    // Arrange: generated appids (kept in merchant.toml), users declared in the config file.
+    let dir = tempfile::tempdir().unwrap();
+    let config = || {
+        MockConfig::from_toml(
+            r#"
+            clock = "frozen"
+            [behaviour]
+            openid_lists_exhaustive = true
+            [[merchant]]
+            mch_id = "1900000109"
+            openids = ["o_fan"]
+            mini_program_openids = ["o_mini"]
+            "#,
+        )
+        .unwrap()
+    };
+    let start = || async {
+        MockServer::builder()
+            .config(config())
+            .data_dir(dir.path())
+            .start()
+            .await
+            .unwrap()
+    };
+    let first = start().await;
+    let m = Merchant::default_of(&first);
+    let refused_before = m.send("rs1", "o_mini", 100).await;
+    let appid = m.creds.appid.clone();
+    first.shutdown().await;
+
+    // Act
+    let second = start().await;
+    let m2 = Merchant::default_of(&second);
+    let refused_after = m2.send("rs1", "o_mini", 100).await;
+    let stranger_after = m2.send("rs1", "o_stranger", 100).await;
+    let ledger_after_refusals = second.ledger();
+    let accepted_after = m2.send("rs1", "o_fan", 100).await;
+
+    // Assert
+    assert_eq!(m2.creds.appid, appid, "the same appids after the restart");
+    assert_fail(&refused_before, "OPENID_ERROR");
+    assert_eq!(
+        assert_fail(&refused_after, "OPENID_ERROR"),
+        OPENID_ERROR_TEXT
+    );
+    assert_fail(&stranger_after, "OPENID_ERROR");
+    assert_eq!(
+        ledger_after_refusals.packet_count(),
+        0,
+        "no refused send was stored"
+    );
+    assert_eq!(accepted_after.code(), "SUCCESS", "{}", accepted_after.body);
+}
