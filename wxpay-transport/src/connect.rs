@@ -91,18 +91,29 @@ impl Target {
     /// Opens a connection: DNS, TCP, then (for https) the TLS handshake, within `limit`.
     ///
     /// Every error from here is "not sent": no byte of the request exists on the wire before
-    /// this returns (early data is disabled).
+    /// this returns (early data is disabled). A limit that passes while the name is still
+    /// being resolved is reported as a DNS failure (a resolver that never answers), one that
+    /// passes later as a connect timeout.
     pub(crate) async fn connect(
         &self,
         tls: &TlsConnector,
         limit: Instant,
     ) -> Result<Stream, TransportError> {
         let started = Instant::now();
+        let lookup = tokio::net::lookup_host((self.host.as_str(), self.port));
+        let addrs: Vec<SocketAddr> = match tokio::time::timeout_at(limit, lookup).await {
+            Ok(Ok(addrs)) => addrs.collect(),
+            Ok(Err(e)) => {
+                return Err(TransportError::with_source(Kind::Dns(self.host.clone()), e));
+            }
+            Err(_elapsed) => {
+                return Err(TransportError::new(Kind::DnsTimeout {
+                    host: self.host.clone(),
+                    after: limit.saturating_duration_since(started),
+                }));
+            }
+        };
         let work = async {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((self.host.as_str(), self.port))
-                .await
-                .map_err(|e| TransportError::with_source(Kind::Dns(self.host.clone()), e))?
-                .collect();
             let mut last_error = None;
             let mut tcp = None;
             for addr in addrs {

@@ -49,6 +49,14 @@ pub(crate) enum Kind {
     /// The host name did not resolve.
     #[error("DNS lookup of `{0}` failed")]
     Dns(String),
+    /// Resolving the host name took longer than the connect timeout allows.
+    #[error("DNS lookup of `{host}` timed out after {} ms", .after.as_millis())]
+    DnsTimeout {
+        /// The host name.
+        host: String,
+        /// The limit that elapsed.
+        after: Duration,
+    },
     /// No TCP connection could be opened (refused, unreachable...).
     #[error("could not connect to `{0}`")]
     Connect(String),
@@ -126,7 +134,8 @@ impl TransportError {
     /// on it (for a red packet: the money may have been sent).
     ///
     /// `false` only when it is certain that no byte of the HTTP request left this process:
-    /// configuration errors, DNS failures, refused or timed-out connections, failed TLS
+    /// configuration errors, DNS failures (the name does not resolve, or resolving it takes
+    /// longer than the connect timeout), refused or timed-out connections, failed TLS
     /// handshakes (including a server that rejects the client certificate with a handshake
     /// alert), and a pooled connection that closed before hyper started writing the request.
     ///
@@ -141,6 +150,7 @@ impl TransportError {
             | Kind::PlainHttp(_)
             | Kind::InvalidPath(_)
             | Kind::Dns(_)
+            | Kind::DnsTimeout { .. }
             | Kind::Connect(_)
             | Kind::ConnectTimeout { .. }
             | Kind::Tls(_)
@@ -160,7 +170,7 @@ impl TransportError {
     pub(crate) fn allows_failover(&self) -> bool {
         matches!(
             self.kind(),
-            Kind::Dns(_) | Kind::Connect(_) | Kind::ConnectTimeout { .. }
+            Kind::Dns(_) | Kind::DnsTimeout { .. } | Kind::Connect(_) | Kind::ConnectTimeout { .. }
         )
     }
 
@@ -182,24 +192,29 @@ impl TransportError {
         matches!(
             self.kind(),
             Kind::Dns(_)
+                | Kind::DnsTimeout { .. }
                 | Kind::Connect(_)
                 | Kind::ConnectTimeout { .. }
                 | Kind::ClosedBeforeSend(_)
         )
     }
 
-    /// Whether the host name could not be resolved.
+    /// Whether the host name could not be resolved: the resolver answered that it does not
+    /// exist or failed, or it gave no answer within the connect timeout (then
+    /// [`is_timeout()`](Self::is_timeout) is true too). [`is_connect()`](Self::is_connect) is
+    /// always true as well, and nothing was sent.
     pub fn is_dns(&self) -> bool {
-        matches!(self.kind(), Kind::Dns(_))
+        matches!(self.kind(), Kind::Dns(_) | Kind::DnsTimeout { .. })
     }
 
-    /// Whether a time limit elapsed: the connect timeout (then [`is_connect()`](Self::is_connect)
-    /// is true too and nothing was sent) or the whole-request timeout after the request was
-    /// handed to the connection (then [`may_have_been_sent()`](Self::may_have_been_sent) is true).
+    /// Whether a time limit elapsed: the connect timeout, while resolving the host name or
+    /// connecting (then [`is_connect()`](Self::is_connect) is true too and nothing was sent), or
+    /// the whole-request timeout after the request was handed to the connection (then
+    /// [`may_have_been_sent()`](Self::may_have_been_sent) is true).
     pub fn is_timeout(&self) -> bool {
         matches!(
             self.kind(),
-            Kind::ConnectTimeout { .. } | Kind::ResponseTimeout { .. }
+            Kind::DnsTimeout { .. } | Kind::ConnectTimeout { .. } | Kind::ResponseTimeout { .. }
         )
     }
 
@@ -313,6 +328,10 @@ mod tests {
         let a = || String::from("example.invalid:443");
         let unsent = [
             Kind::Dns(a()),
+            Kind::DnsTimeout {
+                host: a(),
+                after: Duration::from_secs(1),
+            },
             Kind::Connect(a()),
             Kind::ConnectTimeout {
                 authority: a(),
@@ -368,6 +387,13 @@ mod tests {
 
         // Act / Assert
         assert!(error(Kind::Dns(a())).allows_failover());
+        assert!(
+            error(Kind::DnsTimeout {
+                host: a(),
+                after: Duration::from_secs(1)
+            })
+            .allows_failover()
+        );
         assert!(error(Kind::Connect(a())).allows_failover());
         assert!(
             error(Kind::ConnectTimeout {
@@ -393,6 +419,26 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "DNS lookup of `api.mch.weixin.qq.com` failed"
+        );
+    }
+
+    #[test]
+    fn a_dns_lookup_that_times_out_is_a_dns_failure_and_a_timeout_that_was_not_sent() {
+        // Arrange
+        let e = error(Kind::DnsTimeout {
+            host: String::from("api.mch.weixin.qq.com"),
+            after: Duration::from_millis(5000),
+        });
+
+        // Act / Assert
+        assert!(e.is_dns());
+        assert!(e.is_connect());
+        assert!(e.is_timeout());
+        assert!(!e.is_tls() && !e.is_status() && !e.is_builder());
+        assert!(!e.may_have_been_sent());
+        assert_eq!(
+            e.to_string(),
+            "DNS lookup of `api.mch.weixin.qq.com` timed out after 5000 ms"
         );
     }
 

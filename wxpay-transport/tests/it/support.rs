@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
+use wxpay_transport::{ClientIdentity, HttpsTransport, HttpsTransportBuilder};
 
 /// The merchant id used as the PKCS#12 password, as WeChat Pay does.
 pub(crate) const MCH_ID: &str = "1900000109";
@@ -125,6 +126,44 @@ impl Leaf {
             .mac_iterations(2048)
             .write()
             .expect("write PKCS#12")
+    }
+}
+
+/// A CA, the server certificate it signed and a client identity it signed.
+pub(crate) struct Setup {
+    pub(crate) ca: Ca,
+    pub(crate) server: Leaf,
+    pub(crate) client: Leaf,
+}
+
+impl Setup {
+    pub(crate) fn new() -> Self {
+        let ca = Ca::new("wxpay test CA");
+        let server = ca.server();
+        let client = ca.client();
+        Self { ca, server, client }
+    }
+
+    pub(crate) fn identity(&self) -> ClientIdentity {
+        ClientIdentity::from_pem(
+            self.client.cert_pem.as_bytes(),
+            self.client.key_pem.as_bytes(),
+        )
+        .expect("client identity")
+    }
+
+    pub(crate) async fn server(&self, reply: Reply) -> TestServer {
+        TestServer::start(&self.server, ServerOptions::tls(&self.ca, reply)).await
+    }
+
+    /// A transport trusting the test CA, with generous limits, pointed at `base_url`.
+    pub(crate) fn transport(&self, base_url: &str) -> HttpsTransportBuilder {
+        HttpsTransport::builder()
+            .identity(self.identity())
+            .base_url(base_url)
+            .add_root_certificate_pem(self.ca.pem.clone())
+            .connect_timeout(GENEROUS)
+            .request_timeout(GENEROUS)
     }
 }
 

@@ -4,55 +4,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use p12_keystore::{EncryptionAlgorithm, MacAlgorithm};
-use wxpay_transport::{
-    ClientIdentity, HttpsTransport, HttpsTransportBuilder, Transport, USER_AGENT_VALUE,
-};
+use wxpay_transport::{ClientIdentity, HttpsTransport, Transport, USER_AGENT_VALUE};
 
 use crate::support::{
-    Blackhole, Ca, GENEROUS, Leaf, MCH_ID, Reply, ServerOptions, TestServer, eventually,
+    Blackhole, Ca, GENEROUS, MCH_ID, Reply, ServerOptions, Setup, TestServer, eventually,
     refused_port,
 };
 
 const PATH: &str = "/mmpaymkttransfers/gethbinfo";
 const ANSWER: &[u8] = b"<xml><return_code><![CDATA[SUCCESS]]></return_code></xml>";
-
-/// A CA, the server certificate it signed and a client identity it signed.
-struct Setup {
-    ca: Ca,
-    server: Leaf,
-    client: Leaf,
-}
-
-impl Setup {
-    fn new() -> Self {
-        let ca = Ca::new("wxpay test CA");
-        let server = ca.server();
-        let client = ca.client();
-        Self { ca, server, client }
-    }
-
-    fn identity(&self) -> ClientIdentity {
-        ClientIdentity::from_pem(
-            self.client.cert_pem.as_bytes(),
-            self.client.key_pem.as_bytes(),
-        )
-        .expect("client identity")
-    }
-
-    async fn server(&self, reply: Reply) -> TestServer {
-        TestServer::start(&self.server, ServerOptions::tls(&self.ca, reply)).await
-    }
-
-    /// A transport trusting the test CA, with generous limits, pointed at `base_url`.
-    fn transport(&self, base_url: &str) -> HttpsTransportBuilder {
-        HttpsTransport::builder()
-            .identity(self.identity())
-            .base_url(base_url)
-            .add_root_certificate_pem(self.ca.pem.clone())
-            .connect_timeout(GENEROUS)
-            .request_timeout(GENEROUS)
-    }
-}
 
 fn answer() -> Reply {
     Reply::Answer(200, ANSWER.to_vec())
