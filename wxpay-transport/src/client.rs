@@ -44,10 +44,11 @@ pub const DEFAULT_MAX_RESPONSE_BODY_BYTES: usize = 1024 * 1024;
 /// Default time an idle keep-alive connection is kept for reuse.
 pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Default number of idle keep-alive connections kept for reuse per base URL.
+pub const DEFAULT_POOL_MAX_IDLE_PER_HOST: usize = 8;
+
 /// The longest timeout the builder accepts.
 const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
-
-const DEFAULT_MAX_IDLE_PER_HOST: usize = 8;
 
 /// How long a failed first request waits for its connection to report why it ended.
 const VERDICT_WAIT: Duration = Duration::from_secs(1);
@@ -378,7 +379,9 @@ async fn read_capped(
 ///
 /// Defaults: base URL [`DEFAULT_BASE_URL`] with backup [`DEFAULT_BACKUP_BASE_URL`], connect
 /// timeout [`DEFAULT_CONNECT_TIMEOUT`], request timeout [`DEFAULT_REQUEST_TIMEOUT`], body cap
-/// [`DEFAULT_MAX_RESPONSE_BODY_BYTES`], webpki roots only, no client identity.
+/// [`DEFAULT_MAX_RESPONSE_BODY_BYTES`], up to [`DEFAULT_POOL_MAX_IDLE_PER_HOST`] idle
+/// connections per base URL kept for [`DEFAULT_POOL_IDLE_TIMEOUT`], webpki roots only, no
+/// client identity.
 #[derive(Debug)]
 #[must_use]
 pub struct HttpsTransportBuilder {
@@ -413,7 +416,7 @@ impl HttpsTransportBuilder {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_response_body_bytes: DEFAULT_MAX_RESPONSE_BODY_BYTES,
             pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
-            pool_max_idle_per_host: DEFAULT_MAX_IDLE_PER_HOST,
+            pool_max_idle_per_host: DEFAULT_POOL_MAX_IDLE_PER_HOST,
         }
     }
 
@@ -493,13 +496,18 @@ impl HttpsTransportBuilder {
         self
     }
 
-    /// How long an idle keep-alive connection is kept for reuse.
+    /// How long an idle keep-alive connection is kept for reuse (default
+    /// [`DEFAULT_POOL_IDLE_TIMEOUT`]): a connection idle for longer is closed instead of
+    /// serving the next request. Between 1 ms and 24 h, like the other timeouts; to disable
+    /// reuse, set [`pool_max_idle_per_host`](Self::pool_max_idle_per_host) to 0.
     pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
         self.pool_idle_timeout = timeout;
         self
     }
 
-    /// How many idle connections are kept per base URL (0 disables reuse).
+    /// How many idle keep-alive connections are kept per base URL for reuse (default
+    /// [`DEFAULT_POOL_MAX_IDLE_PER_HOST`]). 0 disables reuse: every request opens a new
+    /// connection, with its own TLS handshake, closed after the response. Any number is valid.
     pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
         self.pool_max_idle_per_host = max;
         self
@@ -509,11 +517,13 @@ impl HttpsTransportBuilder {
     ///
     /// Fails (with [`is_builder()`](TransportError::is_builder) true) on an invalid base URL, an
     /// `http://` URL without [`allow_plain_http`](Self::allow_plain_http), an unreadable or
-    /// invalid extra root certificate, or a zero or over-a-day timeout.
+    /// invalid extra root certificate, or a zero or over-a-day timeout (connect, request or
+    /// pool idle timeout).
     pub fn build(self) -> Result<HttpsTransport, TransportError> {
         for (name, timeout) in [
             ("connect timeout", self.connect_timeout),
             ("request timeout", self.request_timeout),
+            ("pool idle timeout", self.pool_idle_timeout),
         ] {
             if timeout.is_zero() || timeout > MAX_TIMEOUT {
                 return Err(TransportError::new(Kind::Builder(format!(
@@ -628,6 +638,39 @@ mod tests {
 
         // Assert
         assert!(result.is_err_and(|e| e.is_builder()));
+    }
+
+    #[test]
+    fn a_zero_or_over_a_day_pool_idle_timeout_is_a_builder_error_naming_it() {
+        // Arrange
+        let bad = [Duration::ZERO, MAX_TIMEOUT + Duration::from_millis(1)];
+
+        // Act / Assert
+        for timeout in bad {
+            let result = HttpsTransport::builder().pool_idle_timeout(timeout).build();
+            assert!(
+                result
+                    .is_err_and(|e| e.is_builder() && e.to_string().contains("pool idle timeout")),
+                "{timeout:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn pool_limits_at_their_bounds_build() {
+        // Arrange / Act
+        let shortest = HttpsTransport::builder()
+            .pool_idle_timeout(Duration::from_millis(1))
+            .pool_max_idle_per_host(0)
+            .build();
+        let longest = HttpsTransport::builder()
+            .pool_idle_timeout(MAX_TIMEOUT)
+            .pool_max_idle_per_host(usize::MAX)
+            .build();
+
+        // Assert
+        assert!(shortest.is_ok());
+        assert!(longest.is_ok());
     }
 
     #[test]

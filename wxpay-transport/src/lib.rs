@@ -76,8 +76,8 @@ mod transport;
 
 pub use client::{
     DEFAULT_BACKUP_BASE_URL, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_RESPONSE_BODY_BYTES, DEFAULT_POOL_IDLE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
-    HttpsTransport, HttpsTransportBuilder, USER_AGENT_VALUE,
+    DEFAULT_MAX_RESPONSE_BODY_BYTES, DEFAULT_POOL_IDLE_TIMEOUT, DEFAULT_POOL_MAX_IDLE_PER_HOST,
+    DEFAULT_REQUEST_TIMEOUT, HttpsTransport, HttpsTransportBuilder, USER_AGENT_VALUE,
 };
 #[cfg(feature = "test-util")]
 pub use error::SimulatedFailure;

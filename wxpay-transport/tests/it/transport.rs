@@ -177,6 +177,55 @@ async fn a_second_call_reuses_the_connection_without_a_new_handshake() {
 }
 
 #[tokio::test]
+async fn with_no_idle_connections_kept_every_call_opens_its_own_connection() {
+    // Arrange
+    let setup = Setup::new();
+    let server = setup.server(answer()).await;
+    let transport = setup
+        .transport(&server.https_url())
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("build");
+
+    // Act
+    let mut results = Vec::new();
+    for _ in 0..3 {
+        results.push(transport.post(PATH, body()).await);
+    }
+
+    // Assert
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(server.received().len(), 3);
+    assert_eq!(
+        server.accepts(),
+        3,
+        "one TCP connection and handshake per call"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_idle_for_longer_than_the_idle_timeout_is_not_reused() {
+    // Arrange
+    let setup = Setup::new();
+    let server = setup.server(answer()).await;
+    let transport = setup
+        .transport(&server.https_url())
+        .pool_idle_timeout(Duration::from_millis(1))
+        .build()
+        .expect("build");
+
+    // Act: the second call comes after the first connection's idle time ran out.
+    let first = transport.post(PATH, body()).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = transport.post(PATH, body()).await;
+
+    // Assert
+    assert!(first.is_ok() && second.is_ok(), "{first:?} {second:?}");
+    assert_eq!(server.received().len(), 2);
+    assert_eq!(server.accepts(), 2, "the idle connection was not reused");
+}
+
+#[tokio::test]
 async fn a_connection_that_cannot_be_opened_in_time_is_a_connect_timeout_that_was_not_sent() {
     // Arrange
     let setup = Setup::new();
