@@ -27,6 +27,12 @@ pub const DEFAULT_CLIENT_IP: &str = "127.0.0.1";
 /// Required: [`mch_id`](Self::mch_id), [`appid`](Self::appid), [`api_key`](Self::api_key) and,
 /// for [`build`](Self::build), a client identity (unless the base URL is plain `http://`, for
 /// test servers). Ids are validated by `build`, which names the setting at fault.
+///
+/// The transport settings ([`base_url`](Self::base_url), the timeouts, the connection pool's
+/// [`pool_max_idle_per_host`](Self::pool_max_idle_per_host) and
+/// [`pool_idle_timeout`](Self::pool_idle_timeout)…) keep `wxpay-transport`'s defaults unless
+/// set; an unusable one is reported by `build` as [`Error::Config`] for the setting
+/// `transport`.
 #[must_use]
 pub struct RedpackClientBuilder {
     mch_id: Option<String>,
@@ -340,6 +346,31 @@ impl RedpackClientBuilder {
         self
     }
 
+    /// How many idle keep-alive connections the client keeps per base URL for reuse (default
+    /// [`DEFAULT_POOL_MAX_IDLE_PER_HOST`](wxpay_transport::DEFAULT_POOL_MAX_IDLE_PER_HOST)).
+    ///
+    /// Sequential requests then share one connection and one TLS handshake; concurrent ones
+    /// (a campaign's in-flight sends) open more, and up to this many stay open afterwards.
+    /// 0 disables reuse: every request opens its own connection, closed after the answer. Any
+    /// number is valid. Reuse never resends a request: a pooled connection found closed
+    /// before the request was written is an [`Error::NotSent`], like a refused connection.
+    pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
+        self.transport = self.transport.pool_max_idle_per_host(max);
+        self
+    }
+
+    /// How long an idle keep-alive connection is kept for reuse (default
+    /// [`DEFAULT_POOL_IDLE_TIMEOUT`](wxpay_transport::DEFAULT_POOL_IDLE_TIMEOUT)); a
+    /// connection idle for longer is closed and the next request opens a new one.
+    ///
+    /// Between 1 ms and 24 h, like the other timeouts: [`build`](Self::build) answers
+    /// [`Error::Config`] for the setting `transport` otherwise. To disable reuse, set
+    /// [`pool_max_idle_per_host`](Self::pool_max_idle_per_host) to 0.
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.transport = self.transport.pool_idle_timeout(timeout);
+        self
+    }
+
     /// The clock (default [`SystemClock`]): billno dates, `timeStamp`, retry sleeps.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -379,8 +410,8 @@ impl RedpackClientBuilder {
     }
 
     /// Builds the client over another transport (a test double, an adapter to your own HTTP
-    /// stack). The identity, URL and timeout settings are the transport's business and are
-    /// ignored here.
+    /// stack). The identity, URL, timeout and connection-pool settings are the transport's
+    /// business and are ignored here.
     ///
     /// # Errors
     ///
