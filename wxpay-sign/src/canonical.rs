@@ -134,17 +134,19 @@ fn precedes(a: &[u8], b: &[u8]) -> bool {
     a.len() < b.len()
 }
 
-/// Writes the string to sign of `pairs` and `key` into `stream`, a fresh one.
+/// Writes the string to sign of `pairs` and `key` into `stream`, a fresh one; `fresh`
+/// makes another should it have to start over.
 ///
 /// One pass when the signed names arrive in strictly increasing byte order (wxpay-proto's
 /// requests give them so): each pair is written into the hash's buffer as it comes, its
-/// name checked against the previous one. At the first name out of order (or repeated), the
-/// stream starts over through the sorting path ([`Canonical`]), from a copy of the iterator
-/// taken before the first pair.
+/// name checked against the previous one. At the first name out of order (or repeated), it
+/// starts over with a fresh stream through the sorting path ([`Canonical`]), from a copy of
+/// the iterator taken before the first pair.
 pub(crate) fn hash_pairs<'a, I, H>(
     pairs: I,
     key: &[u8],
     stream: &mut Stream<H>,
+    fresh: impl FnOnce() -> Stream<H>,
 ) -> Result<(), SignError>
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
@@ -161,7 +163,7 @@ where
         }
         if !precedes(previous, name.as_bytes()) {
             let canonical = Canonical::new(pairs)?;
-            stream.restart();
+            *stream = fresh();
             canonical.feed(key, stream);
             return Ok(());
         }
@@ -226,7 +228,7 @@ mod tests {
     /// The MD5 of what [`hash_pairs`] writes for `pairs` and the key `K`.
     fn hashed<'a>(pairs: &[(&'a str, &'a str)]) -> Result<[u8; 16], SignError> {
         let mut stream = Stream::md5();
-        hash_pairs(pairs.iter().copied(), b"K", &mut stream)?;
+        hash_pairs(pairs.iter().copied(), b"K", &mut stream, Stream::md5)?;
         Ok(Md5::output(&stream.finish()))
     }
 

@@ -31,9 +31,6 @@ pub(crate) const SHORT: usize = 63;
 /// field is at most `SHORT` bytes of name, `=`, `SHORT` bytes of value and `&`.
 pub(crate) const CHUNK: usize = BUF - (2 * SHORT + 2);
 
-/// Where `secret_from` points while no secret byte has been written.
-const NO_SECRET: usize = BUF;
-
 /// A compression function on 64-byte blocks with Merkle–Damgård length padding.
 pub(crate) trait Compress {
     /// The chaining value.
@@ -185,18 +182,15 @@ impl Drop for HmacKey {
 /// in use (a move copies the whole buffer).
 pub(crate) struct Stream<H: Compress> {
     state: H::State,
-    /// The state to start over from (see [`Stream::restart`]).
-    start: H::State,
     buf: [[u8; BLOCK]; BLOCKS],
     len: usize,
-    /// Bytes compressed so far, including the `start` state's own (an HMAC key block).
+    /// Bytes compressed so far, including what the first state stands for (an HMAC key
+    /// block).
     hashed: u64,
-    /// What `start` stands for, in bytes.
-    prefix: u64,
-    /// The lowest buffer position that may hold a byte of a secret, or [`NO_SECRET`].
+    /// The buffer positions that may hold a secret's bytes, `secret_from..secret_to`
+    /// (clamped to the buffer); empty while no secret was written.
     secret_from: usize,
-    /// One past the highest buffer position ever written.
-    high: usize,
+    secret_to: usize,
 }
 
 impl Stream<Md5> {
@@ -207,24 +201,16 @@ impl Stream<Md5> {
 }
 
 impl<H: Compress> Stream<H> {
+    /// A stream whose first state `start` stands for `prefix` bytes already hashed.
     fn new(start: H::State, prefix: u64) -> Self {
         Self {
             state: start,
-            start,
             buf: [[0; BLOCK]; BLOCKS],
             len: 0,
             hashed: prefix,
-            prefix,
-            secret_from: NO_SECRET,
-            high: 0,
+            secret_from: 0,
+            secret_to: 0,
         }
-    }
-
-    /// Forgets everything written: the stream is as it was made.
-    pub(crate) fn restart(&mut self) {
-        self.state = self.start;
-        self.hashed = self.prefix;
-        self.len = 0;
     }
 
     /// Appends one byte.
@@ -235,7 +221,6 @@ impl<H: Compress> Stream<H> {
         }
         self.buf.as_flattened_mut()[self.len] = byte;
         self.len += 1;
-        self.high = self.high.max(self.len);
     }
 
     /// Appends `name=value&`. A short name and value (the usual case) are written in one step
@@ -257,7 +242,6 @@ impl<H: Compress> Stream<H> {
             copy_short(&mut buf[value_at..value_at + v], value);
             buf[value_at + v] = b'&';
             self.len = value_at + v + 1;
-            self.high = self.high.max(self.len);
         } else {
             self.write(name);
             self.byte(b'=');
@@ -278,7 +262,6 @@ impl<H: Compress> Stream<H> {
             let (head, rest) = bytes.split_at(top);
             self.buf.as_flattened_mut()[self.len..self.len + top].copy_from_slice(head);
             self.len += top;
-            self.high = self.high.max(self.len);
             self.flush();
             // ...then the piece's own whole blocks, then keep its tail.
             let (blocks, tail) = rest.as_chunks::<BLOCK>();
@@ -287,15 +270,19 @@ impl<H: Compress> Stream<H> {
             self.buf.as_flattened_mut()[..tail.len()].copy_from_slice(tail);
             self.len = tail.len();
         }
-        self.high = self.high.max(self.len);
     }
 
     /// Appends `secret` (the API key). Where its bytes land in the buffer is remembered, and
     /// they are wiped when the stream is dropped.
     pub(crate) fn write_secret(&mut self, secret: &[u8]) {
-        // Should the write flush, `flush` moves the mark to 0: the bytes moved may be the
-        // secret's.
-        self.secret_from = self.secret_from.min(self.len);
+        // Marked before writing: should the write flush, `flush` sees a secret in the buffer.
+        let end = self.len + secret.len();
+        if self.secret_from < self.secret_to {
+            self.secret_from = self.secret_from.min(self.len);
+            self.secret_to = self.secret_to.max(end);
+        } else {
+            (self.secret_from, self.secret_to) = (self.len, end);
+        }
         self.write(secret);
     }
 
@@ -308,9 +295,9 @@ impl<H: Compress> Stream<H> {
         let done = whole * BLOCK;
         self.buf.as_flattened_mut().copy_within(done..self.len, 0);
         self.len -= done;
-        if self.secret_from != NO_SECRET {
-            // A secret's bytes may have been among those moved.
-            self.secret_from = 0;
+        if self.secret_from < self.secret_to {
+            // A secret's bytes may have been among those moved, or left behind.
+            (self.secret_from, self.secret_to) = (0, BUF);
         }
     }
 
@@ -326,7 +313,6 @@ impl<H: Compress> Stream<H> {
         buf[len] = 0x80;
         buf[len + 1..end - 8].fill(0);
         buf[end - 8..end].copy_from_slice(&H::length_field(bits));
-        self.high = self.high.max(end);
         H::compress(&mut self.state, &self.buf[..end / BLOCK]);
         self.len = 0;
         self.state
@@ -336,11 +322,11 @@ impl<H: Compress> Stream<H> {
 impl<H: Compress> Stream<H> {
     /// Wipes every buffer position a secret's byte may have reached, and the states.
     fn wipe(&mut self) {
-        if self.secret_from < self.high {
-            self.buf.as_flattened_mut()[self.secret_from..self.high].zeroize();
+        let (from, to) = (self.secret_from.min(BUF), self.secret_to.min(BUF));
+        if from < to {
+            self.buf.as_flattened_mut()[from..to].zeroize();
         }
         self.state.zeroize();
-        self.start.zeroize();
     }
 }
 
@@ -446,13 +432,26 @@ mod tests {
     }
 
     #[test]
-    fn a_restarted_stream_forgets_what_it_was_given_even_after_compressing() {
+    fn the_secret_is_tracked_even_when_written_into_a_full_buffer() {
+        let mut stream = Stream::md5();
+        stream.write(&[b'.'; BUF]);
+        stream.write_secret(b"SECRETKEY");
+        assert_eq!((stream.secret_from, stream.secret_to), (0, BUF));
+        let expected: [u8; 16] =
+            <md5::Md5 as md5::Digest>::digest([&[b'.'; BUF][..], b"SECRETKEY"].concat()).into();
+        assert_eq!(Md5::output(&stream.finish()), expected);
+        stream.wipe();
+        assert!(!contains(stream.buf.as_flattened(), b"SECRET"));
+    }
+
+    #[test]
+    fn a_fresh_stream_replaces_one_that_was_given_data_even_after_compressing() {
         for sizes in [vec![10], vec![BUF + 100], vec![3 * BUF]] {
             let mut stream = Stream::md5();
             for piece in pieces(&sizes) {
                 stream.write(&piece);
             }
-            stream.restart();
+            stream = Stream::md5();
             stream.write(b"abc");
             let expected: [u8; 16] = <md5::Md5 as md5::Digest>::digest(b"abc").into();
             assert_eq!(Md5::output(&stream.finish()), expected, "{sizes:?}");

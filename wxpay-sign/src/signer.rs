@@ -185,14 +185,14 @@ impl Digest {
         Ok(match sign_type {
             SignType::Md5 => {
                 let mut stream = Stream::md5();
-                hash_pairs(pairs, key.bytes(), &mut stream)?;
+                hash_pairs(pairs, key.bytes(), &mut stream, Stream::md5)?;
                 Self::new(&Md5::output(&stream.finish()))
             }
             SignType::HmacSha256 => {
                 let hmac = hmac();
                 let hmac = hmac.borrow();
                 let mut stream = hmac.stream();
-                hash_pairs(pairs, key.bytes(), &mut stream)?;
+                hash_pairs(pairs, key.bytes(), &mut stream, || hmac.stream())?;
                 Self::new(&hmac.finish(&mut stream))
             }
         })
