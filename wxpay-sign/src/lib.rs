@@ -12,6 +12,13 @@
 //! passed in like every other field. Nothing here returns or logs the real string to sign,
 //! since it ends with the key; [`canonical_string_redacted`] shows it with the key as `***`.
 //!
+//! How it hashes: the string to sign is never built as a `String`. Each pair is written
+//! straight into the hash's own block buffer, then padded and compressed in place, usually in
+//! one call of the compression function (MD5 from `md-5`, SHA-256 from `sha2`). HMAC-SHA256 is
+//! RFC 2104 over the two key blocks a [`Signer`] derives once. Every buffer position the key
+//! reached, and the keyed states, are wiped on drop. Up to 32 signed fields nothing is
+//! allocated.
+//!
 //! # Example
 //!
 //! The official vector of the v2 signature chapter:
@@ -62,6 +69,8 @@
 
 mod canonical;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hash;
 mod key;
 mod sign_type;
