@@ -243,16 +243,30 @@ impl<H: Compress> Stream<H> {
             buf[value_at + v] = b'&';
             self.len = value_at + v + 1;
         } else {
-            self.write(name);
+            self.write_any(name);
             self.byte(b'=');
-            self.write(value);
+            self.write_any(value);
             self.byte(b'&');
         }
     }
 
     /// Appends `bytes`. Whole blocks of a piece too long for the buffer are compressed
     /// straight from it, without a copy.
+    #[inline]
     pub(crate) fn write(&mut self, bytes: &[u8]) {
+        let n = bytes.len();
+        if n <= SHORT && self.len <= CHUNK {
+            // A short piece (`key=`, a usual key): copied inline, and it fits.
+            let at = self.len.min(CHUNK);
+            copy_short(&mut self.buf.as_flattened_mut()[at..at + n], bytes);
+            self.len = at + n;
+        } else {
+            self.write_any(bytes);
+        }
+    }
+
+    /// [`Stream::write`] for a piece of any length.
+    fn write_any(&mut self, bytes: &[u8]) {
         if bytes.len() <= BUF - self.len {
             self.buf.as_flattened_mut()[self.len..self.len + bytes.len()].copy_from_slice(bytes);
             self.len += bytes.len();
@@ -393,6 +407,10 @@ mod tests {
             vec![64],
             vec![CHUNK],
             vec![CHUNK - 1, 1, 1],
+            // Short pieces (inline copy) from just before, at and past CHUNK.
+            vec![CHUNK - 1, SHORT, SHORT],
+            vec![CHUNK, SHORT, SHORT + 1],
+            vec![CHUNK + 1, SHORT, 1],
             vec![BUF],
             vec![BUF - 1, 1, 1],
             vec![BUF - 8],
