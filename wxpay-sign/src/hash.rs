@@ -127,7 +127,10 @@ impl HmacKey {
         if key.len() > BLOCK {
             let mut digest = sha2::Sha256::default();
             sha2::Digest::update(&mut digest, key);
-            block[..32].copy_from_slice(&sha2::Digest::finalize(digest));
+            // The key's hash stands for the key: wiped like it.
+            let mut hashed = sha2::Digest::finalize(digest);
+            block[..32].copy_from_slice(&hashed);
+            hashed.zeroize();
         } else {
             block[..key.len()].copy_from_slice(key);
         }
