@@ -180,9 +180,10 @@ impl Drop for HmacKey {
 /// A message being hashed, written into the hash's block buffer.
 ///
 /// `buf[..len]` holds the bytes not yet compressed, always from the start of the buffer.
-/// Whole blocks are compressed when a write would not fit (and at the end), so a string to
-/// sign of up to [`BUF`] − 9 bytes is compressed in one call. The stream is never moved while
-/// in use (a move copies the whole buffer).
+/// Whole blocks are compressed when a write might not fit (a field starting past [`CHUNK`],
+/// a piece longer than the room left) and at the end, so a usual string to sign (the
+/// fixture's is 434 bytes) is compressed in one call. The stream is never moved while in use
+/// (a move copies the whole buffer).
 pub(crate) struct Stream<H: Compress> {
     state: H::State,
     buf: [[u8; BLOCK]; BLOCKS],
