@@ -50,6 +50,9 @@ pub const DEFAULT_POOL_MAX_IDLE_PER_HOST: usize = 8;
 /// The longest timeout the builder accepts.
 const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The shortest timeout the builder accepts.
+const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+
 /// How long a failed first request waits for its connection to report why it ended.
 const VERDICT_WAIT: Duration = Duration::from_secs(1);
 
@@ -517,15 +520,15 @@ impl HttpsTransportBuilder {
     ///
     /// Fails (with [`is_builder()`](TransportError::is_builder) true) on an invalid base URL, an
     /// `http://` URL without [`allow_plain_http`](Self::allow_plain_http), an unreadable or
-    /// invalid extra root certificate, or a zero or over-a-day timeout (connect, request or
-    /// pool idle timeout).
+    /// invalid extra root certificate, or a timeout (connect, request or pool idle) under 1 ms
+    /// or over a day.
     pub fn build(self) -> Result<HttpsTransport, TransportError> {
         for (name, timeout) in [
             ("connect timeout", self.connect_timeout),
             ("request timeout", self.request_timeout),
             ("pool idle timeout", self.pool_idle_timeout),
         ] {
-            if timeout.is_zero() || timeout > MAX_TIMEOUT {
+            if !(MIN_TIMEOUT..=MAX_TIMEOUT).contains(&timeout) {
                 return Err(TransportError::new(Kind::Builder(format!(
                     "the {name} must be between 1 ms and 24 h"
                 ))));
@@ -641,9 +644,13 @@ mod tests {
     }
 
     #[test]
-    fn a_zero_or_over_a_day_pool_idle_timeout_is_a_builder_error_naming_it() {
+    fn a_pool_idle_timeout_under_a_millisecond_or_over_a_day_is_a_builder_error_naming_it() {
         // Arrange
-        let bad = [Duration::ZERO, MAX_TIMEOUT + Duration::from_millis(1)];
+        let bad = [
+            Duration::ZERO,
+            MIN_TIMEOUT - Duration::from_nanos(1),
+            MAX_TIMEOUT + Duration::from_millis(1),
+        ];
 
         // Act / Assert
         for timeout in bad {
@@ -660,7 +667,7 @@ mod tests {
     fn pool_limits_at_their_bounds_build() {
         // Arrange / Act
         let shortest = HttpsTransport::builder()
-            .pool_idle_timeout(Duration::from_millis(1))
+            .pool_idle_timeout(MIN_TIMEOUT)
             .pool_max_idle_per_host(0)
             .build();
         let longest = HttpsTransport::builder()
