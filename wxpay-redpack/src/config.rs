@@ -159,8 +159,8 @@ impl RedpackClientBuilder {
         let text = Zeroizing::new(
             std::fs::read_to_string(path).map_err(|e| Error::config("merchant.toml", e))?,
         );
-        let file: MerchantFile =
-            toml::from_str(&text).map_err(|e| Error::config("merchant.toml", e))?;
+        let file: MerchantFile = toml::from_str(&text)
+            .map_err(|e| Error::config("merchant.toml", TomlProblem::new(&text, &e)))?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
 
@@ -501,6 +501,53 @@ struct MerchantFile {
 #[derive(Debug, thiserror::Error)]
 #[error("missing key `{0}`")]
 struct MissingKey(&'static str);
+
+/// Why a `merchant.toml` could not be read, and where: never the file's text.
+///
+/// The TOML parser's own error keeps a copy of the whole input and prints the offending line,
+/// which may be the `api_key` line; it is turned into this as soon as it is returned.
+#[derive(Debug, thiserror::Error)]
+#[error("{place}{reason}")]
+struct TomlProblem {
+    /// `line L, column C: `, or nothing when the parser gave no position.
+    place: String,
+    /// The parser's reason; a fixed text when the problem is on a secret's line (a reason
+    /// may quote the value, e.g. an unquoted key read as a number).
+    reason: String,
+}
+
+/// The keys whose values are secrets.
+const SECRET_KEYS: [&str; 2] = ["api_key", "p12_password"];
+
+impl TomlProblem {
+    fn new(text: &str, error: &toml::de::Error) -> Self {
+        let Some(start) = error.span().map(|span| span.start) else {
+            return Self {
+                place: String::new(),
+                reason: error.message().to_owned(),
+            };
+        };
+        let before = text.get(..start).unwrap_or(text);
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line_no = before.matches('\n').count() + 1;
+        let column = before[line_start..].chars().count() + 1;
+        let line = text[line_start..].lines().next().unwrap_or("");
+        let key = line.trim_start().trim_start_matches(['"', '\'']);
+        let secret = SECRET_KEYS.iter().find(|name| {
+            key.strip_prefix(**name)
+                .is_some_and(|rest| rest.trim_start().starts_with(['=', '"', '\'']))
+        });
+        Self {
+            place: format!("line {line_no}, column {column}: "),
+            reason: match secret {
+                Some(name) => {
+                    format!("the value of `{name}` is not a valid TOML string (quote it)")
+                }
+                None => error.message().to_owned(),
+            },
+        }
+    }
+}
 
 /// A merchant id written as a TOML string or integer.
 struct Digits(String);

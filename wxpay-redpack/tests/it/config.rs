@@ -131,6 +131,85 @@ fn a_merchant_toml_without_a_key_or_a_certificate_names_what_is_missing() {
     }
 }
 
+/// The error's whole chain, as `Display` and as `Debug`.
+fn everything_printed(error: &Error) -> String {
+    let mut text = format!("{error:?}\n{error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!("\n{cause}\n{cause:?}"));
+        source = cause.source();
+    }
+    text
+}
+
+#[test]
+fn a_merchant_toml_that_is_not_valid_toml_is_located_without_printing_any_of_its_text() {
+    // Arrange: the usual mistakes, each next to a key written in full in the file. A key of
+    // digits only, unquoted, is read as a number, and a number is what parsers quote back.
+    let digits = "19200625049247020025000963125121";
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (format!("api_key = {KEY}\n"), KEY, 3, "`api_key`"),
+        (format!("api_key = {digits}\n"), digits, 3, "`api_key`"),
+        (format!("\"api_key\" = \"{KEY}\n"), KEY, 3, "`api_key`"),
+        (
+            format!("p12_password = {digits}\n"),
+            digits,
+            3,
+            "`p12_password`",
+        ),
+        (
+            format!("api_key = \"{KEY}\"\nsend_name = 天虹\n"),
+            KEY,
+            4,
+            "line 4",
+        ),
+        (
+            format!("api_key = \"{KEY}\"\nmch_id = [1]\n"),
+            KEY,
+            4,
+            "line 4",
+        ),
+    ];
+
+    for (tail, secret, line, named) in cases {
+        let path = dir.path().join("merchant.toml");
+        std::fs::write(
+            &path,
+            format!("mch_id = \"{MCH_ID}\"\nappid = \"{APPID}\"\n{tail}p12 = \"x.p12\"\n"),
+        )
+        .unwrap();
+
+        // Act
+        let error = RedpackClientBuilder::from_merchant_toml(&path).unwrap_err();
+
+        // Assert
+        let printed = everything_printed(&error);
+        assert!(
+            matches!(
+                error,
+                Error::Config {
+                    setting: "merchant.toml",
+                    ..
+                }
+            ),
+            "{printed}"
+        );
+        assert!(
+            printed.contains(&format!("line {line}, column ")),
+            "{printed}"
+        );
+        assert!(printed.contains(named), "{printed}");
+        for piece in secret.as_bytes().chunks(6) {
+            let piece = std::str::from_utf8(piece).unwrap();
+            assert!(
+                !printed.contains(piece),
+                "{piece:?} of the secret in: {printed}"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_builder_names_each_missing_or_invalid_setting() {
     let clock = ManualClock::at_unix_secs(NOW);
