@@ -826,6 +826,7 @@ fn commit(
             PacketStatus::Sent
         },
         wxappid: req.wxappid,
+        msgappid: req.msgappid,
         re_openid: req.re_openid,
         total_amount: req.total_amount.get(),
         total_num: req.total_num,

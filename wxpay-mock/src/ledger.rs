@@ -78,6 +78,11 @@ pub(crate) struct Packet {
     pub(crate) kind: Kind,
     pub(crate) status: PacketStatus,
     pub(crate) wxappid: String,
+    /// The `msgappid` of a partner-mode send (`sub_mch_id`), under which the recipient may be
+    /// a user instead of `wxappid`'s; claims are checked against the same appids. Rows stored
+    /// before it was recorded read `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) msgappid: Option<String>,
     pub(crate) re_openid: String,
     pub(crate) total_amount: u64,
     pub(crate) total_num: u32,
@@ -733,6 +738,7 @@ mod tests {
             kind: Kind::Normal,
             status: PacketStatus::Sent,
             wxappid: "wx0000000000000001".to_owned(),
+            msgappid: None,
             re_openid: "alice".to_owned(),
             total_amount: amount,
             total_num: 1,

@@ -3,8 +3,8 @@
 //! 1.7 KB a [`Packet`] with its dozen strings cost in a map of small heap blocks (which a
 //! multi-threaded server also scattered among its short-lived allocations).
 //!
-//! - The texts a campaign repeats (appid, `send_name`, `wishing`, `act_name`, `remark`,
-//!   `scene_id`, the API) are kept once per merchant and referred to by number.
+//! - The texts a campaign repeats (appid, `msgappid`, `send_name`, `wishing`, `act_name`,
+//!   `remark`, `scene_id`, the API) are kept once per merchant and referred to by number.
 //! - The billno and the openid live inline in the row (on the heap only when longer than any
 //!   valid one).
 //! - What most packets do not have (claims, a refund, a failure reason, a `package`, group
@@ -168,6 +168,7 @@ fn entry_of(slot: u64) -> u32 {
 struct Content {
     kind: Kind,
     wxappid: String,
+    msgappid: Option<String>,
     send_name: String,
     wishing: String,
     act_name: String,
@@ -276,6 +277,7 @@ impl PacketTable {
             kind: c.kind,
             status: r.status,
             wxappid: c.wxappid.clone(),
+            msgappid: c.msgappid.clone(),
             re_openid: r.openid.to_text(),
             total_amount: r.total_amount,
             total_num: r.total_num,
@@ -350,6 +352,7 @@ impl PacketTable {
         let content = self.intern(Content {
             kind: p.kind,
             wxappid: p.wxappid,
+            msgappid: p.msgappid,
             send_name: p.send_name,
             wishing: p.wishing,
             act_name: p.act_name,
@@ -452,6 +455,7 @@ mod tests {
             kind: Kind::Normal,
             status: PacketStatus::Sent,
             wxappid: "wx0000000000000001".to_owned(),
+            msgappid: None,
             re_openid: openid.to_owned(),
             total_amount: 1000,
             total_num: 1,
@@ -506,6 +510,7 @@ mod tests {
         odd.refund_time = Some(9);
         odd.refund_amount = Some(700);
         odd.scene_id = None;
+        odd.msgappid = Some("wx0000000000000002".to_owned());
         for p in [&odd, &plain] {
             assert!(table.put(p.clone()).1);
         }
