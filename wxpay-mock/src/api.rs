@@ -18,7 +18,7 @@ use crate::clock::format_beijing;
 use crate::config::{AmountMismatch, NotFoundStyle};
 use crate::faults::{Fault, FaultAction, FaultStage};
 use crate::ledger::{Change, Kind, Packet, PacketStatus};
-use crate::state::{Merchant, Shared};
+use crate::state::{Merchant, OPENID_ERROR_TEXT, Shared};
 use crate::tls::ClientIdentity;
 
 /// One of the four endpoints.
@@ -616,21 +616,24 @@ async fn send(
     {
         return fail(ErrCode::MsgappidError, "触达消息给用户appid有误");
     }
-    // The openid belongs to the appid: to `wxappid`, or in partner mode to `msgappid`.
-    let appids = [Some(req.wxappid.as_str()), req.msgappid.as_deref()];
-    if !merchant.openid_belongs_to(
-        &req.re_openid,
-        appids.into_iter().flatten(),
-        shared.behaviour.openid_lists_exhaustive,
-    ) {
-        return fail(ErrCode::OpenidError, "openid和appid不匹配");
-    }
     // 8. Billno re-entry (per merchant), serialised per billno.
     let key = (req.mch_id.clone(), req.mch_billno.clone());
     {
         let mut inner = shared.lock();
         if shared.is_closed() {
             return Reply::gone();
+        }
+        // The end of step 7, under the lock because the merchant's declared users change at
+        // run time: the openid belongs to the appid, to `wxappid` or in partner mode to
+        // `msgappid` (the rule claims follow too).
+        if !shared.openid_belongs_to(
+            &inner,
+            merchant,
+            &req.re_openid,
+            &req.wxappid,
+            req.msgappid.as_deref(),
+        ) {
+            return fail(ErrCode::OpenidError, OPENID_ERROR_TEXT);
         }
         if let Err(e) = Shared::catch_up(&mut inner) {
             tracing::error!(error = %e, "cannot run due refunds");

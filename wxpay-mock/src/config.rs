@@ -127,7 +127,10 @@ pub struct MerchantConfig {
     /// merchant's appids is refused by a send through the other one, and, while
     /// [`Behaviour::openid_lists_exhaustive`] is on, a declared list is the appid's whole
     /// user base, so an openid it lacks is refused too. Nothing declared: every openid is
-    /// accepted, as before.
+    /// accepted, as before. A claim ([`MockServer::claim`], `POST /__admin/claim`) by an
+    /// openid this rule refuses for the packet's appid (and `msgappid`) is refused too.
+    ///
+    /// [`MockServer::claim`]: crate::MockServer::claim
     pub openids: BTreeSet<String>,
     /// The users of the mini-program appid ([`MerchantConfig::mini_program_appid`]); as
     /// [`MerchantConfig::openids`]. An openid may not be declared under both appids.

@@ -59,7 +59,8 @@
 //! [`MerchantConfig::openids`] (Official Account) and [`MerchantConfig::mini_program_openids`].
 //! Nothing declared (the default) accepts every openid; an openid declared under one appid
 //! is refused through the other; a declared list is the appid's whole user base unless
-//! [`Behaviour::openid_lists_exhaustive`] is off.
+//! [`Behaviour::openid_lists_exhaustive`] is off. The same rule decides who may claim a
+//! packet ([`MockServer::claim`]).
 //!
 //! # Faults
 //!

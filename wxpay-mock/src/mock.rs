@@ -297,6 +297,7 @@ impl MockServerBuilder {
             journal: Journal::default(),
             in_flight: BTreeSet::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
+            openids: Shared::configured_openids(&merchants),
         };
         let shared = Arc::new(Shared::new(self.behaviour, merchants, inner));
         {
@@ -573,10 +574,15 @@ impl MockServer {
     /// A user opens a packet, or takes the next share of a group packet (`openid` required
     /// for shares after the seed user's; optional for a normal packet).
     ///
+    /// The claimant must be a user of the appid the packet was sent through, by the rule of
+    /// a send's `OPENID_ERROR` and the merchant's declared users (see
+    /// [`MerchantConfig::openids`]): with nothing declared, anyone may claim a group share.
+    ///
     /// # Errors
     ///
     /// [`Error::UnknownMerchant`], [`Error::UnknownPacket`], [`Error::ClaimRefused`] (wrong
-    /// user, already claimed, refunded, failed), [`Error::Store`].
+    /// user, not a user of the packet's appid, already claimed, refunded, failed; nothing
+    /// changed), [`Error::Store`].
     pub fn claim(
         &self,
         mch_id: &str,

@@ -23,36 +23,65 @@ use crate::store::Store;
 /// A merchant as the rules see it.
 #[derive(Debug)]
 pub(crate) struct Merchant {
+    /// Its configuration. Its declared users (`openids`, `mini_program_openids`) are also
+    /// in [`Inner::openids`], where the rules read them.
     pub(crate) config: MerchantConfig,
     pub(crate) appid: String,
     pub(crate) mini_program_appid: String,
     pub(crate) key: ApiKey,
 }
 
+/// The text of `OPENID_ERROR` (spec §5), also the start of a claim refused for the same reason.
+pub(crate) const OPENID_ERROR_TEXT: &str = "openid和appid不匹配";
+
+/// A merchant's declared users, one list per appid: the configured
+/// [`MerchantConfig::openids`] and [`MerchantConfig::mini_program_openids`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct OpenidLists {
+    /// The Official Account's users.
+    pub(crate) openids: BTreeSet<String>,
+    /// The mini program's users.
+    pub(crate) mini_program_openids: BTreeSet<String>,
+}
+
+impl OpenidLists {
+    /// The configured lists of a merchant.
+    fn configured(config: &MerchantConfig) -> Self {
+        Self {
+            openids: config.openids.clone(),
+            mini_program_openids: config.mini_program_openids.clone(),
+        }
+    }
+}
+
 impl Merchant {
-    /// The users declared under `appid`: `None` when it is not one of the merchant's appids
-    /// or its list is empty (its users are not known).
-    fn declared_users(&self, appid: &str) -> Option<&BTreeSet<String>> {
-        let users = if appid == self.appid {
-            &self.config.openids
+    /// The users declared in `users` under `appid`: `None` when it is not one of the
+    /// merchant's appids or its list is empty (its users are not known).
+    fn declared_users<'u>(
+        &self,
+        users: &'u OpenidLists,
+        appid: &str,
+    ) -> Option<&'u BTreeSet<String>> {
+        let list = if appid == self.appid {
+            &users.openids
         } else if appid == self.mini_program_appid {
-            &self.config.mini_program_openids
+            &users.mini_program_openids
         } else {
             return None;
         };
-        (!users.is_empty()).then_some(users)
+        (!list.is_empty()).then_some(list)
     }
 
-    /// Whether `openid` may be a recipient of a send through `appids` (the request's
-    /// `wxappid`, and its `msgappid` in partner mode, under which the openid may also be):
-    /// `false` is `OPENID_ERROR`.
+    /// Whether `openid` may be a user of `appids` (a packet's `wxappid`, and its `msgappid` in
+    /// partner mode, under which the openid may also be) according to `users`.
     ///
     /// An openid declared under one of the merchant's appids belongs to that appid alone. An
     /// undeclared one is refused only when `exhaustive` and every appid of the request has a
     /// declared list (it is then nobody's user there); when any of them has none, it may be
     /// one of its users.
-    pub(crate) fn openid_belongs_to<'a>(
+    fn openid_belongs_to<'a>(
         &self,
+        users: &OpenidLists,
         openid: &str,
         mut appids: impl Iterator<Item = &'a str>,
         exhaustive: bool,
@@ -60,12 +89,12 @@ impl Merchant {
         let owner = [self.appid.as_str(), self.mini_program_appid.as_str()]
             .into_iter()
             .find(|appid| {
-                self.declared_users(appid)
-                    .is_some_and(|users| users.contains(openid))
+                self.declared_users(users, appid)
+                    .is_some_and(|list| list.contains(openid))
             });
         match owner {
             Some(owner) => appids.any(|a| a == owner),
-            None => !exhaustive || appids.any(|a| self.declared_users(a).is_none()),
+            None => !exhaustive || appids.any(|a| self.declared_users(users, a).is_none()),
         }
     }
 }
@@ -80,6 +109,8 @@ pub(crate) struct Inner {
     pub(crate) journal: Journal,
     pub(crate) in_flight: BTreeSet<(String, String)>,
     pub(crate) rng: ChaCha8Rng,
+    /// Every configured merchant's declared users in force, by `mch_id`.
+    pub(crate) openids: BTreeMap<String, OpenidLists>,
 }
 
 /// The shared state.
@@ -223,6 +254,39 @@ impl Shared {
         Ok(())
     }
 
+    /// Every merchant's configured openid lists.
+    pub(crate) fn configured_openids(
+        merchants: &BTreeMap<String, Merchant>,
+    ) -> BTreeMap<String, OpenidLists> {
+        merchants
+            .iter()
+            .map(|(id, m)| (id.clone(), OpenidLists::configured(&m.config)))
+            .collect()
+    }
+
+    /// Whether `openid` is a user of the appid a packet goes (or went) through: `wxappid`, or
+    /// in partner mode `msgappid`, under the merchant's declared users. The one rule
+    /// behind a send's `OPENID_ERROR` (spec §5, step 7) and a refused claim.
+    pub(crate) fn openid_belongs_to(
+        &self,
+        inner: &Inner,
+        merchant: &Merchant,
+        openid: &str,
+        wxappid: &str,
+        msgappid: Option<&str>,
+    ) -> bool {
+        let Some(users) = inner.openids.get(&merchant.config.mch_id) else {
+            // Not a configured merchant: nothing declared.
+            return true;
+        };
+        merchant.openid_belongs_to(
+            users,
+            openid,
+            [Some(wxappid), msgappid].into_iter().flatten(),
+            self.behaviour.openid_lists_exhaustive,
+        )
+    }
+
     pub(crate) fn now_ms(&self) -> u64 {
         self.lock().clock.now_ms()
     }
@@ -333,6 +397,25 @@ impl Shared {
         };
         if openid.is_empty() || openid.chars().count() > 32 {
             return Err(refused("the openid must have 1 to 32 characters"));
+        }
+        if let Some(merchant) = self.merchants.get(mch_id)
+            && !self.openid_belongs_to(
+                &inner,
+                merchant,
+                &openid,
+                &packet.wxappid,
+                packet.msgappid.as_deref(),
+            )
+        {
+            let msgappid = packet
+                .msgappid
+                .as_deref()
+                .map(|m| format!(" nor of its msgappid {m}"))
+                .unwrap_or_default();
+            return Err(refused(&format!(
+                "{OPENID_ERROR_TEXT}: {openid} is not a user of the packet's appid {}{msgappid}",
+                packet.wxappid
+            )));
         }
         if packet.claims.iter().any(|c| c.openid == openid) {
             return Err(refused("this user already took a share"));

@@ -1,10 +1,11 @@
-//! `OPENID_ERROR` "openid和appid不匹配": an openid belongs to one appid (spec §5, step 7).
+//! `OPENID_ERROR` "openid和appid不匹配": an openid belongs to one appid (spec §5, step 7);
+//! claims follow the same rule.
 
-use wxpay_mock::{Behaviour, Error, Fen, MerchantConfig, MockConfig, MockServer};
+use wxpay_mock::{Behaviour, ClaimOutcome, Error, Fen, MerchantConfig, MockConfig, MockServer};
 use wxpay_proto::{AppId, MchId, SceneId};
 
 use crate::rules::{assert_fail, normal_fields, set, signed_xml, unset};
-use crate::support::{GROUP, MINI, Merchant, SEND, admin_json, start_with};
+use crate::support::{GROUP, MINI, Merchant, SEND, admin_json, start, start_with};
 
 const OPENID_ERROR_TEXT: &str = "openid和appid不匹配";
 
@@ -431,4 +432,161 @@ async fn the_registry_of_a_config_file_applies_again_after_a_restart() {
         "no refused send was stored"
     );
     assert_eq!(accepted_after.code(), "SUCCESS", "{}", accepted_after.body);
+}
+
+// Claims follow the same rule: the claimant must be a user of the packet's appid.
+
+/// The error of a claim that must be refused, with its reason.
+fn refused_reason(claim: Result<ClaimOutcome, Error>) -> String {
+    match claim {
+        Err(Error::ClaimRefused { reason }) => reason,
+        other => panic!("not a refused claim: {other:?}"),
+    }
+}
+
+/// Sends a group packet of 900 fen in 3 shares to `seed` and asserts it is committed.
+async fn send_group(m: &Merchant, billno: &str, seed: &str) {
+    let answer = m
+        .client
+        .answer(GROUP, m.sign(m.group(billno, seed, 900, 3)))
+        .await;
+    assert_eq!(answer.code(), "SUCCESS", "{}", answer.body);
+}
+
+#[tokio::test]
+async fn a_group_share_claimed_by_a_user_of_the_other_appid_is_refused_and_changes_nothing() {
+    // Arrange: a group through the Official Account, its seed user's share taken.
+    let mock = start_with(MockServer::builder().merchant(with_users())).await;
+    let m = Merchant::default_of(&mock);
+    send_group(&m, "gc1", "o_fan").await;
+    mock.claim("1900000109", "gc1", None).unwrap();
+    let before = mock.ledger();
+
+    // Act
+    let by_library = mock.claim("1900000109", "gc1", Some("o_mini"));
+    let (status, by_http) = admin_json(
+        &mock,
+        "POST",
+        "/__admin/claim",
+        r#"{"mch_billno":"gc1","openid":"o_mini"}"#,
+    )
+    .await;
+    let after_refusals = mock.ledger();
+    let invariants = mock.invariants();
+    let accepted = mock.claim("1900000109", "gc1", Some("o_fan_2"));
+
+    // Assert
+    let reason = refused_reason(by_library);
+    assert!(reason.contains(OPENID_ERROR_TEXT), "{reason}");
+    assert!(reason.contains(&m.creds.appid), "names the appid: {reason}");
+    assert_eq!(status, 409);
+    let message = by_http["error"].as_str().unwrap();
+    assert!(message.contains("claim refused"), "{message}");
+    assert!(message.contains(OPENID_ERROR_TEXT), "{message}");
+    assert_eq!(after_refusals, before, "a refused claim changes nothing");
+    assert!(invariants.ok, "{invariants:?}");
+    let accepted = accepted.unwrap();
+    assert_eq!(accepted.openid, "o_fan_2");
+    assert_eq!(accepted.remaining, 1);
+    let packet = mock.ledger().packet("1900000109", "gc1").unwrap().clone();
+    let claimants: Vec<&str> = packet.claims.iter().map(|c| c.openid.as_str()).collect();
+    assert_eq!(claimants, ["o_fan", "o_fan_2"]);
+    assert!(mock.invariants().ok, "{:?}", mock.invariants());
+}
+
+#[tokio::test]
+async fn a_claimant_missing_from_an_exhaustive_list_is_refused_unless_the_lists_are_not_exhaustive()
+{
+    // Arrange: only the Official Account's users are declared.
+    let merchant = || MerchantConfig::new("1900000109").openids(["o_fan", "o_fan_2"]);
+    let exhaustive = start_with(MockServer::builder().merchant(merchant())).await;
+    let mut behaviour = Behaviour::default();
+    behaviour.openid_lists_exhaustive = false;
+    let lenient = start_with(
+        MockServer::builder()
+            .behaviour(behaviour)
+            .merchant(merchant()),
+    )
+    .await;
+    for mock in [&exhaustive, &lenient] {
+        send_group(&Merchant::default_of(mock), "gx1", "o_fan").await;
+    }
+    let before = exhaustive.ledger();
+
+    // Act
+    let stranger = exhaustive.claim("1900000109", "gx1", Some("o_stranger"));
+    let after_refusal = exhaustive.ledger();
+    let declared = exhaustive.claim("1900000109", "gx1", Some("o_fan_2"));
+    let lenient_stranger = lenient.claim("1900000109", "gx1", Some("o_stranger"));
+
+    // Assert
+    assert!(refused_reason(stranger).contains(OPENID_ERROR_TEXT));
+    assert_eq!(after_refusal, before);
+    assert_eq!(declared.unwrap().openid, "o_fan_2");
+    assert_eq!(
+        lenient_stranger.unwrap().openid,
+        "o_stranger",
+        "a list that is not exhaustive refuses only the other appid's users"
+    );
+    assert!(exhaustive.invariants().ok, "{:?}", exhaustive.invariants());
+    assert!(lenient.invariants().ok, "{:?}", lenient.invariants());
+}
+
+#[tokio::test]
+async fn without_declared_openids_anyone_may_claim_a_group_share() {
+    // Arrange
+    let mock = start().await;
+    let m = Merchant::default_of(&mock);
+    send_group(&m, "ga1", "o_seed").await;
+
+    // Act
+    let seed = mock.claim("1900000109", "ga1", None);
+    let first = mock.claim("1900000109", "ga1", Some("o_anyone"));
+    let (status, last) = admin_json(
+        &mock,
+        "POST",
+        "/__admin/claim",
+        r#"{"mch_billno":"ga1","openid":"oxTWIuGaIt6gTKsQRLau2M0yL16E"}"#,
+    )
+    .await;
+
+    // Assert
+    assert_eq!(seed.unwrap().openid, "o_seed");
+    assert_eq!(first.unwrap().openid, "o_anyone");
+    assert_eq!(status, 200, "{last}");
+    assert_eq!(last["status"], "RECEIVED");
+    assert!(mock.invariants().ok, "{:?}", mock.invariants());
+}
+
+#[tokio::test]
+async fn in_partner_mode_a_user_of_the_packets_msgappid_may_claim_a_group_share() {
+    // Arrange: the same group sent plainly and in partner mode with the mini program as
+    // msgappid.
+    let mock =
+        start_with(MockServer::builder().merchant(with_users().sub_mch_ids(["1900000300"]))).await;
+    let m = Merchant::default_of(&mock);
+    send_group(&m, "gp1", "o_fan").await;
+    let mut partner = m.group("gp2", "o_fan", 900, 3);
+    partner.sub_mch_id = Some(MchId::new("1900000300").unwrap());
+    partner.msgappid = Some(AppId::new(m.creds.mini_program_appid.clone()).unwrap());
+    let sent = m.client.answer(GROUP, m.sign(partner)).await;
+    assert_eq!(sent.code(), "SUCCESS", "{}", sent.body);
+    let before = mock.ledger();
+
+    // Act
+    let plain = mock.claim("1900000109", "gp1", Some("o_mini"));
+    let stranger = mock.claim("1900000109", "gp2", Some("o_stranger"));
+    let after_refusals = mock.ledger();
+    let through_msgappid = mock.claim("1900000109", "gp2", Some("o_mini"));
+
+    // Assert
+    assert!(refused_reason(plain).contains(OPENID_ERROR_TEXT));
+    let reason = refused_reason(stranger);
+    assert!(
+        reason.contains(&m.creds.mini_program_appid),
+        "names the msgappid: {reason}"
+    );
+    assert_eq!(after_refusals, before);
+    assert_eq!(through_msgappid.unwrap().openid, "o_mini");
+    assert!(mock.invariants().ok, "{:?}", mock.invariants());
 }
