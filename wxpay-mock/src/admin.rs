@@ -11,7 +11,7 @@ use wxpay_sign::SignType;
 use crate::Error;
 use crate::clock::{format_beijing, to_system_time};
 use crate::faults::FaultPlan;
-use crate::state::Shared;
+use crate::state::{OpenidLists, Shared};
 
 /// What the admin API knows besides the state.
 #[derive(Debug)]
@@ -50,6 +50,7 @@ fn error(status: u16, message: &str) -> Answer {
 fn from_error(e: &Error) -> Answer {
     let status = match e {
         Error::UnknownMerchant { .. } | Error::UnknownPacket { .. } => 404,
+        Error::InvalidSetting { .. } => 400,
         Error::ClaimRefused { .. } | Error::AmountOverflow | Error::Config { .. } => 409,
         _ => 500,
     };
@@ -142,6 +143,7 @@ pub(crate) fn route(
                     "GET|POST|DELETE /__admin/faults",
                     "GET /__admin/requests",
                     "GET /__admin/merchants",
+                    "PUT /__admin/merchants/{mch_id}/openids {\"openids\":[…],\"mini_program_openids\":[…]}",
                     "POST /__admin/sign?api=sendredpack",
                     "POST /__admin/reset"
                 ]
@@ -193,25 +195,31 @@ pub(crate) fn route(
             Ok(json_answer(200, &shared.faults()))
         }
         ("GET", ["__admin", "requests"]) => Ok(json_answer(200, &shared.requests())),
-        ("GET", ["__admin", "merchants"]) => Ok(json_answer(
-            200,
-            &shared
-                .merchants
-                .values()
-                .map(|m| {
-                    json!({
-                        "mch_id": m.config.mch_id,
-                        "appid": m.appid,
-                        "mini_program_appid": m.mini_program_appid,
-                        "ip_whitelist": m.config.ip_whitelist,
-                        "product_enabled": m.config.product_enabled,
-                        "api_method_enabled": m.config.api_method_enabled,
-                        "openids": m.config.openids,
-                        "mini_program_openids": m.config.mini_program_openids,
+        ("GET", ["__admin", "merchants"]) => {
+            let users = shared.openid_lists();
+            let declared = |mch_id: &str| users.get(mch_id).cloned().unwrap_or_default();
+            Ok(json_answer(
+                200,
+                &shared
+                    .merchants
+                    .values()
+                    .map(|m| {
+                        let users = declared(&m.config.mch_id);
+                        json!({
+                            "mch_id": m.config.mch_id,
+                            "appid": m.appid,
+                            "mini_program_appid": m.mini_program_appid,
+                            "ip_whitelist": m.config.ip_whitelist,
+                            "product_enabled": m.config.product_enabled,
+                            "api_method_enabled": m.config.api_method_enabled,
+                            "openids": users.openids,
+                            "mini_program_openids": users.mini_program_openids,
+                        })
                     })
-                })
-                .collect::<Vec<_>>(),
-        )),
+                    .collect::<Vec<_>>(),
+            ))
+        }
+        ("PUT", ["__admin", "merchants", mch_id, "openids"]) => put_openids(shared, mch_id, body),
         ("POST", ["__admin", "sign"]) => sign(shared, info, query, body),
         ("POST", ["__admin", "reset"]) => shared
             .reset()
@@ -221,6 +229,28 @@ pub(crate) fn route(
         _ => Err(error(404, "not an admin path (they start with /__admin)")),
     };
     result.unwrap_or_else(|e| e)
+}
+
+/// `PUT /__admin/merchants/{mch_id}/openids`: replaces the merchant's declared users (both
+/// lists, `{"openids":[…],"mini_program_openids":[…]}`) for the sends and claims that follow.
+/// 404 for an unknown merchant; 400, changing nothing, for a body that is not that JSON, an
+/// openid that is not 1–32 letters, digits, `_` or `-`, or one under both lists. With a data
+/// directory the lists are stored and outlive a restart, in place of the configured ones,
+/// until `POST /__admin/reset` brings the configured ones back.
+fn put_openids(shared: &Shared, mch_id: &str, body: &[u8]) -> Result<Answer, Answer> {
+    if !shared.merchants.contains_key(mch_id) {
+        return Err(error(404, &format!("unknown merchant {mch_id}")));
+    }
+    let lists = parse::<OpenidLists>(body)?;
+    let answer = json!({
+        "mch_id": mch_id,
+        "openids": lists.openids,
+        "mini_program_openids": lists.mini_program_openids,
+    });
+    shared
+        .set_openids(mch_id, lists)
+        .map(|()| json_answer(200, &answer))
+        .map_err(|e| from_error(&e))
 }
 
 /// Signs an XML body with its merchant's key, for local testing with curl: over the named

@@ -130,7 +130,11 @@ pub struct MerchantConfig {
     /// accepted, as before. A claim ([`MockServer::claim`], `POST /__admin/claim`) by an
     /// openid this rule refuses for the packet's appid (and `msgappid`) is refused too.
     ///
+    /// These are the lists at start; [`MockServer::set_openids`] (or
+    /// `PUT /__admin/merchants/{mch_id}/openids`) replaces both while the mock runs.
+    ///
     /// [`MockServer::claim`]: crate::MockServer::claim
+    /// [`MockServer::set_openids`]: crate::MockServer::set_openids
     pub openids: BTreeSet<String>,
     /// The users of the mini-program appid ([`MerchantConfig::mini_program_appid`]); as
     /// [`MerchantConfig::openids`]. An openid may not be declared under both appids.
@@ -273,6 +277,40 @@ impl std::fmt::Debug for MerchantConfig {
             .field("mini_program_openids", &self.mini_program_openids)
             .finish()
     }
+}
+
+/// Whether `s` is 1 to `max` characters, each an ASCII letter, digit, `_` or `-` (the shape of
+/// the mock's appids and of the openids it accepts in declarations).
+pub(crate) fn is_token(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.chars().count() <= max
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Checks a merchant's declared users (at start and when they are replaced at run time): each
+/// a valid openid, none under both appids (an openid belongs to one appid only, so such lists
+/// cannot describe a real merchant). The error says what is wrong, in words.
+pub(crate) fn check_openid_lists(
+    openids: &BTreeSet<String>,
+    mini_program_openids: &BTreeSet<String>,
+) -> Result<(), String> {
+    for (what, list) in [
+        ("openids", openids),
+        ("mini_program_openids", mini_program_openids),
+    ] {
+        if let Some(bad) = list.iter().find(|o| !is_token(o, 32)) {
+            return Err(format!(
+                "invalid openid {bad:?} in {what}: 1 to 32 letters, digits, '_' or '-'"
+            ));
+        }
+    }
+    if let Some(both) = openids.intersection(mini_program_openids).next() {
+        return Err(format!(
+            "openid {both:?} is declared under both appids (openids and mini_program_openids); an openid belongs to one appid"
+        ));
+    }
+    Ok(())
 }
 
 /// What `gethbinfo` answers for a billno it does not know (DESIGN §6.6).

@@ -87,6 +87,13 @@ pub enum Error {
     /// A top-up would overflow the balance.
     #[error("amount overflow")]
     AmountOverflow,
+    /// A merchant setting changed at run time (e.g. its declared openids) is invalid; nothing
+    /// was changed. The admin API answers it with 400.
+    #[error("invalid setting: {what}")]
+    InvalidSetting {
+        /// What is wrong.
+        what: String,
+    },
 }
 
 impl Error {

@@ -60,7 +60,8 @@
 //! Nothing declared (the default) accepts every openid; an openid declared under one appid
 //! is refused through the other; a declared list is the appid's whole user base unless
 //! [`Behaviour::openid_lists_exhaustive`] is off. The same rule decides who may claim a
-//! packet ([`MockServer::claim`]).
+//! packet ([`MockServer::claim`]), and [`MockServer::set_openids`] replaces the lists while
+//! the mock runs.
 //!
 //! # Faults
 //!

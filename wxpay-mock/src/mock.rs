@@ -16,12 +16,14 @@ use wxpay_sign::ApiKey;
 
 use crate::admin::AdminInfo;
 use crate::clock::{ClockMode, to_system_time};
-use crate::config::{Behaviour, DEFAULT_MCH_ID, MerchantConfig, MockConfig};
+use crate::config::{
+    Behaviour, DEFAULT_MCH_ID, MerchantConfig, MockConfig, check_openid_lists, is_token,
+};
 use crate::faults::{FaultEngine, FaultPlan};
 use crate::journal::{Journal, JournalEntry};
 use crate::ledger::{Change, InvariantReport, Ledger, LedgerSnapshot};
 use crate::pki::{self, MERCHANT_TOML, MerchantToml, Pki};
-use crate::state::{ClaimOutcome, Inner, Merchant, Shared};
+use crate::state::{ClaimOutcome, Inner, Merchant, OpenidLists, Shared};
 use crate::store::Store;
 use crate::{Error, server, tls};
 
@@ -288,6 +290,7 @@ impl MockServerBuilder {
         };
         ledger.apply(loaded);
         let clock = Shared::restore_clock(&mut store, self.clock)?;
+        let openids = Shared::restore_openids(&store, &merchants)?;
         let seed = self.seed.unwrap_or_else(|| rand::rng().random());
         let inner = Inner {
             clock,
@@ -297,7 +300,7 @@ impl MockServerBuilder {
             journal: Journal::default(),
             in_flight: BTreeSet::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
-            openids: Shared::configured_openids(&merchants),
+            openids,
         };
         let shared = Arc::new(Shared::new(self.behaviour, merchants, inner));
         {
@@ -364,37 +367,10 @@ fn merchant_configs(configured: Vec<MerchantConfig>) -> Vec<MerchantConfig> {
     out
 }
 
-fn is_token(s: &str, max: usize) -> bool {
-    !s.is_empty()
-        && s.chars().count() <= max
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-/// Checks a merchant's declared users: each a valid openid, none under both appids (an
-/// openid belongs to one appid only, so such a list cannot describe a real merchant).
+/// Checks a merchant's configured users (see [`check_openid_lists`]).
 fn check_openids(config: &MerchantConfig) -> Result<(), Error> {
-    let mch_id = &config.mch_id;
-    for (what, list) in [
-        ("openids", &config.openids),
-        ("mini_program_openids", &config.mini_program_openids),
-    ] {
-        if let Some(bad) = list.iter().find(|o| !is_token(o, 32)) {
-            return Err(Error::config(format!(
-                "invalid openid {bad:?} in {what} of merchant {mch_id}: 1 to 32 letters, digits, '_' or '-'"
-            )));
-        }
-    }
-    if let Some(both) = config
-        .openids
-        .intersection(&config.mini_program_openids)
-        .next()
-    {
-        return Err(Error::config(format!(
-            "openid {both:?} of merchant {mch_id} is declared under both appids (openids and mini_program_openids); an openid belongs to one appid"
-        )));
-    }
-    Ok(())
+    check_openid_lists(&config.openids, &config.mini_program_openids)
+        .map_err(|what| Error::config(format!("merchant {}: {what}", config.mch_id)))
 }
 
 /// Resolves a merchant's ids and key (config, then its `merchant.toml`, then generated) and
@@ -575,7 +551,7 @@ impl MockServer {
     /// for shares after the seed user's; optional for a normal packet).
     ///
     /// The claimant must be a user of the appid the packet was sent through, by the rule of
-    /// a send's `OPENID_ERROR` and the merchant's declared users (see
+    /// a send's `OPENID_ERROR` and the merchant's declared users in force (see
     /// [`MerchantConfig::openids`]): with nothing declared, anyone may claim a group share.
     ///
     /// # Errors
@@ -599,6 +575,39 @@ impl MockServer {
     /// [`Error::UnknownMerchant`], [`Error::AmountOverflow`], [`Error::Store`].
     pub fn top_up(&self, mch_id: &str, amount: Fen) -> Result<Fen, Error> {
         self.shared.top_up(mch_id, amount).map(Fen::new)
+    }
+
+    /// Replaces a merchant's declared users, both lists, for the sends and claims that follow
+    /// (what `PUT /__admin/merchants/{mch_id}/openids` does): `openids` for the Official
+    /// Account appid, `mini_program_openids` for the mini program's, with the meaning of
+    /// [`MerchantConfig::openids`]. Empty lists declare nothing.
+    ///
+    /// With a data directory the lists are stored before they take effect and outlive a
+    /// restart, in place of the configured ones (as a persisted balance does), until
+    /// [`MockServer::reset`] brings the configured ones back. Without one they last as long
+    /// as this mock.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownMerchant`]; [`Error::InvalidSetting`] (nothing changed) for an openid
+    /// that is not 1–32 letters, digits, `_` or `-`, or one in both lists; [`Error::Store`].
+    pub fn set_openids<A, B>(
+        &self,
+        mch_id: &str,
+        openids: A,
+        mini_program_openids: B,
+    ) -> Result<(), Error>
+    where
+        A: IntoIterator,
+        A::Item: Into<String>,
+        B: IntoIterator,
+        B::Item: Into<String>,
+    {
+        let lists = OpenidLists {
+            openids: openids.into_iter().map(Into::into).collect(),
+            mini_program_openids: mini_program_openids.into_iter().map(Into::into).collect(),
+        };
+        self.shared.set_openids(mch_id, lists)
     }
 
     /// Replaces the fault plan.
@@ -639,8 +648,8 @@ impl MockServer {
         server::answer_directly(&self.shared, path, body, self.default_merchant().mch_id()).await
     }
 
-    /// Back to a fresh start: empty ledger, configured balances, no faults, empty journal,
-    /// clock back to real time. Certificates and keys stay.
+    /// Back to a fresh start: empty ledger, configured balances and declared openids, no
+    /// faults, empty journal, clock back to real time. Certificates and keys stay.
     ///
     /// # Errors
     ///

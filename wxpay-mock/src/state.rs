@@ -11,7 +11,7 @@ use wxpay_sign::ApiKey;
 
 use crate::Error;
 use crate::clock::{Clock, ClockMode, format_beijing};
-use crate::config::{Behaviour, Limits, MerchantConfig};
+use crate::config::{Behaviour, Limits, MerchantConfig, check_openid_lists};
 use crate::faults::{FaultEngine, FaultPlan};
 use crate::journal::{Arrival, Journal, JournalEntry};
 use crate::ledger::{
@@ -23,8 +23,8 @@ use crate::store::Store;
 /// A merchant as the rules see it.
 #[derive(Debug)]
 pub(crate) struct Merchant {
-    /// Its configuration. Its declared users (`openids`, `mini_program_openids`) are also
-    /// in [`Inner::openids`], where the rules read them.
+    /// Its configuration. Its declared users (`openids`, `mini_program_openids`) are the
+    /// configured ones; the lists in force are [`Inner::openids`] (they change at run time).
     pub(crate) config: MerchantConfig,
     pub(crate) appid: String,
     pub(crate) mini_program_appid: String,
@@ -35,8 +35,11 @@ pub(crate) struct Merchant {
 pub(crate) const OPENID_ERROR_TEXT: &str = "openid和appid不匹配";
 
 /// A merchant's declared users, one list per appid: the configured
-/// [`MerchantConfig::openids`] and [`MerchantConfig::mini_program_openids`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// [`MerchantConfig::openids`] and [`MerchantConfig::mini_program_openids`], or the lists
+/// declared since at run time (`MockServer::set_openids`,
+/// `PUT /__admin/merchants/{mch_id}/openids`, whose body is this in JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct OpenidLists {
     /// The Official Account's users.
     pub(crate) openids: BTreeSet<String>,
@@ -51,6 +54,11 @@ impl OpenidLists {
             openids: config.openids.clone(),
             mini_program_openids: config.mini_program_openids.clone(),
         }
+    }
+
+    /// Checks the lists (see [`check_openid_lists`]).
+    fn check(&self) -> Result<(), String> {
+        check_openid_lists(&self.openids, &self.mini_program_openids)
     }
 }
 
@@ -126,6 +134,11 @@ pub(crate) struct Shared {
 
 const CLOCK_MODE_KEY: &str = "clock_mode";
 const CLOCK_VALUE_KEY: &str = "clock_value_ms";
+
+/// The store's meta key of a merchant's openid lists declared at run time.
+fn openids_key(mch_id: &str) -> String {
+    format!("openids:{mch_id}")
+}
 
 /// A claim made by a user (`MockServer::claim`, `POST /__admin/claim`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -255,17 +268,62 @@ impl Shared {
     }
 
     /// Every merchant's configured openid lists.
-    pub(crate) fn configured_openids(
-        merchants: &BTreeMap<String, Merchant>,
-    ) -> BTreeMap<String, OpenidLists> {
+    fn configured_openids(merchants: &BTreeMap<String, Merchant>) -> BTreeMap<String, OpenidLists> {
         merchants
             .iter()
             .map(|(id, m)| (id.clone(), OpenidLists::configured(&m.config)))
             .collect()
     }
 
+    /// The openid lists in force at start: the configured ones, or those declared at run time
+    /// and kept in the store since (until a reset), like the balance a persisted ledger keeps.
+    pub(crate) fn restore_openids(
+        store: &Store,
+        merchants: &BTreeMap<String, Merchant>,
+    ) -> Result<BTreeMap<String, OpenidLists>, Error> {
+        let mut lists = Self::configured_openids(merchants);
+        for (mch_id, in_force) in &mut lists {
+            let Some(stored) = store.meta(&openids_key(mch_id))? else {
+                continue;
+            };
+            let stored: OpenidLists = serde_json::from_str(&stored).map_err(|e| {
+                Error::store(format!("corrupt openid lists of merchant {mch_id}"), e)
+            })?;
+            stored.check().map_err(|what| Error::Store {
+                what: format!("invalid openid lists of merchant {mch_id}: {what}"),
+                source: None,
+            })?;
+            tracing::info!(%mch_id, "openid lists declared at run time restored in place of the configured ones");
+            *in_force = stored;
+        }
+        Ok(lists)
+    }
+
+    /// Every configured merchant's openid lists in force.
+    pub(crate) fn openid_lists(&self) -> BTreeMap<String, OpenidLists> {
+        self.lock().openids.clone()
+    }
+
+    /// Replaces a merchant's openid lists, stored before they take effect.
+    pub(crate) fn set_openids(&self, mch_id: &str, lists: OpenidLists) -> Result<(), Error> {
+        if !self.merchants.contains_key(mch_id) {
+            return Err(Error::UnknownMerchant {
+                mch_id: mch_id.to_owned(),
+            });
+        }
+        lists.check().map_err(|what| Error::InvalidSetting {
+            what: format!("merchant {mch_id}: {what}"),
+        })?;
+        let value = serde_json::to_string(&lists)
+            .map_err(|e| Error::store("cannot encode openid lists", e))?;
+        let mut inner = self.lock();
+        inner.store.set_meta(&openids_key(mch_id), &value)?;
+        inner.openids.insert(mch_id.to_owned(), lists);
+        Ok(())
+    }
+
     /// Whether `openid` is a user of the appid a packet goes (or went) through: `wxappid`, or
-    /// in partner mode `msgappid`, under the merchant's declared users. The one rule
+    /// in partner mode `msgappid`, under the merchant's declared users in force. The one rule
     /// behind a send's `OPENID_ERROR` (spec §5, step 7) and a refused claim.
     pub(crate) fn openid_belongs_to(
         &self,
@@ -471,11 +529,12 @@ impl Shared {
         Ok(money.balance)
     }
 
-    /// Back to a fresh start: empty ledger, configured balances, no faults, empty journal,
-    /// clock at real time (same mode).
+    /// Back to a fresh start: empty ledger, configured balances and openid lists, no faults,
+    /// empty journal, clock at real time (same mode).
     pub(crate) fn reset(&self) -> Result<(), Error> {
         let mut inner = self.lock();
         inner.store.clear()?;
+        inner.openids = Self::configured_openids(&self.merchants);
         inner.ledger = Ledger::new(Self::timings(&self.behaviour));
         inner.faults = FaultEngine::new(FaultPlan::default());
         inner.journal.clear();

@@ -235,7 +235,20 @@ async fn unknown_admin_routes_are_404_and_the_index_lists_the_routes() {
     assert_eq!(outside, 404);
     assert_eq!(index_status, 200);
     assert_eq!(index["endpoint"], mock.base_url());
-    assert!(index["routes"].as_array().unwrap().len() >= 10);
+    let routes = index["routes"].as_array().unwrap();
+    assert!(routes.len() >= 10);
+    for route in [
+        "POST /__admin/claim",
+        "GET /__admin/merchants",
+        "PUT /__admin/merchants/{mch_id}/openids",
+    ] {
+        assert!(
+            routes
+                .iter()
+                .any(|r| r.as_str().is_some_and(|r| r.starts_with(route))),
+            "{route} missing in {routes:?}"
+        );
+    }
     assert_eq!(merchants_status, 200);
     assert_eq!(merchants[0]["mch_id"], "1900000109");
     assert!(

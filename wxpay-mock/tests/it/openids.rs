@@ -1,5 +1,5 @@
 //! `OPENID_ERROR` "openid和appid不匹配": an openid belongs to one appid (spec §5, step 7);
-//! claims follow the same rule.
+//! claims follow the same rule; the declared users can be replaced while the mock runs.
 
 use wxpay_mock::{Behaviour, ClaimOutcome, Error, Fen, MerchantConfig, MockConfig, MockServer};
 use wxpay_proto::{AppId, MchId, SceneId};
@@ -589,4 +589,301 @@ async fn in_partner_mode_a_user_of_the_packets_msgappid_may_claim_a_group_share(
     assert_eq!(after_refusals, before);
     assert_eq!(through_msgappid.unwrap().openid, "o_mini");
     assert!(mock.invariants().ok, "{:?}", mock.invariants());
+}
+
+#[tokio::test]
+async fn a_recipient_who_no_longer_passes_the_rule_cannot_open_the_packet_until_declared_again() {
+    // Arrange: a normal packet to a declared user.
+    let mock = start_with(MockServer::builder().merchant(with_users())).await;
+    let m = Merchant::default_of(&mock);
+    assert_eq!(m.send("rc1", "o_fan", 100).await.code(), "SUCCESS");
+    let before = mock.ledger();
+
+    // Act: the recipient is redeclared as the mini program's user, then back.
+    mock.set_openids("1900000109", ["o_fan_2"], ["o_mini", "o_fan"])
+        .unwrap();
+    let moved = mock.claim("1900000109", "rc1", None);
+    let after_refusal = mock.ledger();
+    mock.set_openids("1900000109", ["o_fan", "o_fan_2"], ["o_mini"])
+        .unwrap();
+    let back = mock.claim("1900000109", "rc1", Some("o_fan"));
+
+    // Assert
+    assert!(refused_reason(moved).contains(OPENID_ERROR_TEXT));
+    assert_eq!(after_refusal, before);
+    let back = back.unwrap();
+    assert_eq!(
+        (back.openid.as_str(), back.status.as_str()),
+        ("o_fan", "RECEIVED")
+    );
+    assert!(mock.invariants().ok, "{:?}", mock.invariants());
+}
+
+// Declaring openids while the mock runs.
+
+#[tokio::test]
+async fn declaring_openids_over_http_changes_the_openid_error_of_the_next_send() {
+    // Arrange: nothing declared at start.
+    let mock = start().await;
+    let m = Merchant::default_of(&mock);
+    let before_declaration = m.send("dh1", "o_mini", 100).await;
+
+    // Act
+    let (declared, answer) = admin_json(
+        &mock,
+        "PUT",
+        "/__admin/merchants/1900000109/openids",
+        r#"{"openids":["o_fan"],"mini_program_openids":["o_mini"]}"#,
+    )
+    .await;
+    let refused = m.send("dh2", "o_mini", 100).await;
+    let stranger = m.send("dh3", "o_stranger", 100).await;
+    let fan = m.send("dh4", "o_fan", 100).await;
+    let (_, merchants) = admin_json(&mock, "GET", "/__admin/merchants", "").await;
+    let (cleared, _) = admin_json(
+        &mock,
+        "PUT",
+        "/__admin/merchants/1900000109/openids",
+        r#"{"openids":[],"mini_program_openids":[]}"#,
+    )
+    .await;
+    let after_clearing = m.send("dh5", "o_mini", 100).await;
+
+    // Assert
+    assert_eq!(
+        before_declaration.code(),
+        "SUCCESS",
+        "{}",
+        before_declaration.body
+    );
+    assert_eq!(declared, 200, "{answer}");
+    assert_eq!(
+        answer,
+        serde_json::json!({
+            "mch_id": "1900000109",
+            "openids": ["o_fan"],
+            "mini_program_openids": ["o_mini"],
+        })
+    );
+    assert_eq!(assert_fail(&refused, "OPENID_ERROR"), OPENID_ERROR_TEXT);
+    assert_eq!(assert_fail(&stranger, "OPENID_ERROR"), OPENID_ERROR_TEXT);
+    assert_eq!(fan.code(), "SUCCESS", "{}", fan.body);
+    assert_eq!(merchants[0]["openids"], serde_json::json!(["o_fan"]));
+    assert_eq!(
+        merchants[0]["mini_program_openids"],
+        serde_json::json!(["o_mini"])
+    );
+    assert_eq!(cleared, 200);
+    assert_eq!(after_clearing.code(), "SUCCESS", "{}", after_clearing.body);
+    assert_eq!(mock.ledger().packet_count(), 3);
+    assert!(mock.invariants().ok, "{:?}", mock.invariants());
+}
+
+#[tokio::test]
+async fn bad_openid_declarations_are_400_and_change_nothing() {
+    // Arrange
+    let mock = start_with(MockServer::builder().merchant(with_users())).await;
+    let m = Merchant::default_of(&mock);
+    let (_, merchants_before) = admin_json(&mock, "GET", "/__admin/merchants", "").await;
+    let path = "/__admin/merchants/1900000109/openids";
+    let too_long = "o".repeat(33);
+    let bodies = [
+        r#"{"openids":["not an openid"],"mini_program_openids":[]}"#.to_owned(),
+        format!(r#"{{"openids":[],"mini_program_openids":["{too_long}"]}}"#),
+        r#"{"openids":[""],"mini_program_openids":[]}"#.to_owned(),
+        r#"{"openids":["o_x"],"mini_program_openids":["o_x"]}"#.to_owned(),
+        r#"{"openids":["o_x"],"mini_program_openids":["o_y"]"#.to_owned(),
+        r#"{"openids":["o_x"]}"#.to_owned(),
+        r#"{"openids":[],"mini_program_openids":[],"risky_openids":[]}"#.to_owned(),
+        r#"{"openids":"o_x","mini_program_openids":[]}"#.to_owned(),
+        r#"["o_x"]"#.to_owned(),
+        String::new(),
+    ];
+
+    // Act
+    let mut answers = Vec::new();
+    for body in &bodies {
+        answers.push(admin_json(&mock, "PUT", path, body).await);
+    }
+    let by_library = mock.set_openids("1900000109", ["o_x"], ["o_x"]);
+    let (_, merchants_after) = admin_json(&mock, "GET", "/__admin/merchants", "").await;
+    let still_refused = m.send("bd1", "o_mini", 100).await;
+    let still_accepted = m.send("bd2", "o_fan", 100).await;
+
+    // Assert
+    for (body, (status, answer)) in bodies.iter().zip(&answers) {
+        assert_eq!(*status, 400, "{body}: {answer}");
+        assert!(
+            answer["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{body}: {answer}"
+        );
+    }
+    let invalid = answers[0].1["error"].as_str().unwrap();
+    assert!(
+        invalid.contains("not an openid"),
+        "says which openid: {invalid}"
+    );
+    let overlap = answers[3].1["error"].as_str().unwrap();
+    assert!(overlap.contains("both"), "says why: {overlap}");
+    assert!(
+        answers[4].1["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid JSON")
+    );
+    match by_library {
+        Err(Error::InvalidSetting { what }) => assert!(what.contains("o_x"), "{what}"),
+        other => panic!("not an invalid setting: {other:?}"),
+    }
+    assert_eq!(merchants_after, merchants_before);
+    assert_eq!(
+        assert_fail(&still_refused, "OPENID_ERROR"),
+        OPENID_ERROR_TEXT
+    );
+    assert_eq!(still_accepted.code(), "SUCCESS", "{}", still_accepted.body);
+}
+
+#[tokio::test]
+async fn declaring_openids_for_an_unknown_merchant_is_404_and_a_typed_error() {
+    // Arrange
+    let mock = start().await;
+
+    // Act
+    let (status, answer) = admin_json(
+        &mock,
+        "PUT",
+        "/__admin/merchants/1900009999/openids",
+        r#"{"openids":["o_fan"],"mini_program_openids":[]}"#,
+    )
+    .await;
+    let (bad_body_status, _) =
+        admin_json(&mock, "PUT", "/__admin/merchants/1900009999/openids", "{").await;
+    let (wrong_method, _) = admin_json(
+        &mock,
+        "POST",
+        "/__admin/merchants/1900000109/openids",
+        r#"{"openids":[],"mini_program_openids":[]}"#,
+    )
+    .await;
+    let by_library = mock.set_openids("1900009999", ["o_fan"], Vec::<String>::new());
+
+    // Assert
+    assert_eq!(status, 404);
+    assert!(answer["error"].as_str().unwrap().contains("1900009999"));
+    assert_eq!(bad_body_status, 404, "the merchant is looked up first");
+    assert_eq!(wrong_method, 404);
+    assert!(matches!(
+        by_library,
+        Err(Error::UnknownMerchant { mch_id }) if mch_id == "1900009999"
+    ));
+}
+
+#[tokio::test]
+async fn openids_declared_at_run_time_outlive_a_restart_until_a_reset() {
+    // Arrange: configured lists, then others declared at run time, and a partner-mode group
+    // whose msgappid is the mini program.
+    let dir = tempfile::tempdir().unwrap();
+    let builder = || {
+        MockServer::builder().data_dir(dir.path()).merchant(
+            MerchantConfig::new("1900000109")
+                .openids(["o_fan"])
+                .mini_program_openids(["o_mini"])
+                .sub_mch_ids(["1900000300"]),
+        )
+    };
+    let first = start_with(builder()).await;
+    let m = Merchant::default_of(&first);
+    let (declared, _) = admin_json(
+        &first,
+        "PUT",
+        "/__admin/merchants/1900000109/openids",
+        r#"{"openids":["o_fan","o_fan_2"],"mini_program_openids":["o_mini","o_new"]}"#,
+    )
+    .await;
+    assert_eq!(declared, 200);
+    let mut partner = m.group("pr1", "o_fan", 900, 3);
+    partner.sub_mch_id = Some(MchId::new("1900000300").unwrap());
+    partner.msgappid = Some(AppId::new(m.creds.mini_program_appid.clone()).unwrap());
+    assert_eq!(
+        m.client.answer(GROUP, m.sign(partner)).await.code(),
+        "SUCCESS"
+    );
+    first.shutdown().await;
+
+    // Act
+    let second = start_with(builder()).await;
+    let m2 = Merchant::default_of(&second);
+    let (_, restored) = admin_json(&second, "GET", "/__admin/merchants", "").await;
+    let declared_fan = m2.send("pr2", "o_fan_2", 100).await;
+    let claim_through_msgappid = second.claim("1900000109", "pr1", Some("o_new"));
+    second.reset().unwrap();
+    let (_, after_reset) = admin_json(&second, "GET", "/__admin/merchants", "").await;
+    let undeclared_again = m2.send("pr3", "o_fan_2", 100).await;
+    second.shutdown().await;
+    let third = start_with(builder()).await;
+    let (_, after_restart) = admin_json(&third, "GET", "/__admin/merchants", "").await;
+
+    // Assert
+    assert_eq!(
+        restored[0]["openids"],
+        serde_json::json!(["o_fan", "o_fan_2"])
+    );
+    assert_eq!(
+        restored[0]["mini_program_openids"],
+        serde_json::json!(["o_mini", "o_new"])
+    );
+    assert_eq!(declared_fan.code(), "SUCCESS", "{}", declared_fan.body);
+    assert_eq!(
+        claim_through_msgappid.unwrap().openid,
+        "o_new",
+        "the packet kept its msgappid, and the declared lists hold"
+    );
+    for merchants in [&after_reset, &after_restart] {
+        assert_eq!(merchants[0]["openids"], serde_json::json!(["o_fan"]));
+        assert_eq!(
+            merchants[0]["mini_program_openids"],
+            serde_json::json!(["o_mini"])
+        );
+    }
+    assert_eq!(
+        assert_fail(&undeclared_again, "OPENID_ERROR"),
+        OPENID_ERROR_TEXT
+    );
+}
+
+#[tokio::test]
+async fn corrupt_stored_openid_lists_stop_the_start_with_a_store_error() {
+    // Arrange: lists declared and stored, then damaged in the store.
+    let dir = tempfile::tempdir().unwrap();
+    let first = start_with(MockServer::builder().data_dir(dir.path())).await;
+    first
+        .set_openids("1900000109", ["o_fan"], ["o_mini"])
+        .unwrap();
+    first.shutdown().await;
+    let db = rusqlite::Connection::open(dir.path().join(wxpay_mock::LEDGER_FILE)).unwrap();
+    let damage = |value: &str| {
+        let changed = db
+            .execute(
+                "UPDATE meta SET value = ?1 WHERE key LIKE 'openids%1900000109'",
+                [value],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    };
+    let start = || MockServer::builder().data_dir(dir.path()).start();
+
+    // Act
+    damage("{not json");
+    let unreadable = start().await;
+    damage(r#"{"openids":["o_x"],"mini_program_openids":["o_x"]}"#);
+    let invalid = start().await;
+
+    // Assert
+    for (name, started) in [("unreadable", unreadable), ("invalid", invalid)] {
+        match started {
+            Err(Error::Store { .. }) => {}
+            Err(e) => panic!("{name}: not a store error: {e}"),
+            Ok(_) => panic!("{name}: started"),
+        }
+    }
 }
