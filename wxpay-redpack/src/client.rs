@@ -318,7 +318,10 @@ impl<T: Transport> RedpackClient<T> {
     /// Sends a request **exactly once** as far as the API allows: retries an unknown outcome
     /// with the same billno and the same bytes, settles it with `gethbinfo`, and returns
     /// `Sent` or `Rejected` as soon as they are known, `Unknown` only when the policy's budget
-    /// is spent. Never makes up a new billno.
+    /// is spent. Never makes up a new billno. A refusal that follows an unknown attempt is
+    /// `Rejected` only for `SEND_FAILED` or when a query finds the record `FAILED`; otherwise
+    /// the earlier attempt may still have issued the packet, and the outcome is `Unknown`
+    /// ([`UnknownCause::RefusedAfterUnknown`]).
     ///
     /// Each retry posts the byte-identical body of the first attempt: same billno, same
     /// business fields, and also the same `nonce_str` and `sign` (the nonce is not business
@@ -338,6 +341,35 @@ impl<T: Transport> RedpackClient<T> {
         request: &SendRequest,
         policy: &RetryPolicy,
     ) -> Result<SendOutcome, Error> {
+        self.reliably(request, policy, None).await
+    }
+
+    /// [`send_reliably`](Self::send_reliably) for a request whose earlier attempt, in another
+    /// call or another process, ended [`SendOutcome::Unknown`] (`earlier`: why, in words).
+    ///
+    /// That attempt may have issued the packet, so a refusal now says nothing about it: a
+    /// refusal (any code but `SEND_FAILED`) is checked with a query and, unless the query
+    /// finds the record, reported as [`UnknownCause::RefusedAfterUnknown`], not as
+    /// `Rejected`. `send_reliably` does the same within one call.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_reliably`](Self::send_reliably).
+    pub async fn resend_reliably(
+        &self,
+        request: &SendRequest,
+        policy: &RetryPolicy,
+        earlier: impl Into<String>,
+    ) -> Result<SendOutcome, Error> {
+        self.reliably(request, policy, Some(earlier.into())).await
+    }
+
+    async fn reliably(
+        &self,
+        request: &SendRequest,
+        policy: &RetryPolicy,
+        mut earlier_unknown: Option<String>,
+    ) -> Result<SendOutcome, Error> {
         policy.validate()?;
         let prepared = self.prepare(request)?;
         let _guard = self.inner.locks.lock(&prepared.billno).await;
@@ -345,7 +377,11 @@ impl<T: Transport> RedpackClient<T> {
         let start = clock.monotonic();
         let since_start = || clock.monotonic().saturating_sub(start);
 
-        let mut history = History::new();
+        let mut history = if earlier_unknown.is_some() {
+            History::after_unknown()
+        } else {
+            History::new()
+        };
         // The outcome of the last send that may have reached the server.
         let mut landed: Option<SendOutcome> = None;
         let mut not_sent: Option<Error> = None;
@@ -365,6 +401,11 @@ impl<T: Transport> RedpackClient<T> {
                     match result {
                         Ok(outcome) => {
                             history.record_send(SendObservation::of(&outcome), since_start());
+                            // The send before this one, if it was unknown, may have issued
+                            // the packet whatever this one is answered.
+                            if let Some(SendOutcome::Unknown { cause }) = &landed {
+                                earlier_unknown = Some(cause.to_string());
+                            }
                             landed = Some(outcome);
                         }
                         Err(error @ Error::NotSent { .. }) => {
@@ -416,11 +457,27 @@ impl<T: Transport> RedpackClient<T> {
                 })
             }
             (last, _) => match landed {
-                Some(SendOutcome::Unknown { .. })
+                // The record exists and is in progress, whatever the last send was answered.
+                Some(SendOutcome::Unknown { .. } | SendOutcome::Rejected { .. })
                     if last == Some(Observation::Query(QueryObservation::Sending)) =>
                 {
                     Ok(SendOutcome::Unknown {
                         cause: UnknownCause::StillSending,
+                    })
+                }
+                // A refusal after an unknown attempt proves nothing about that attempt.
+                Some(SendOutcome::Rejected {
+                    code,
+                    class,
+                    description,
+                }) if !code.allows_new_billno() && earlier_unknown.is_some() => {
+                    Ok(SendOutcome::Unknown {
+                        cause: UnknownCause::RefusedAfterUnknown {
+                            code,
+                            class,
+                            description,
+                            earlier: earlier_unknown.unwrap_or_default(),
+                        },
                     })
                 }
                 Some(outcome) => Ok(outcome),

@@ -185,6 +185,20 @@ pub enum UnknownCause {
     },
     /// The last query still showed the packet as `SENDING`.
     StillSending,
+    /// An earlier attempt of the billno had an unknown outcome, so it may have issued the
+    /// packet; a later attempt was then refused with a code that says nothing about that
+    /// earlier one (any but `SEND_FAILED`), and no query found the record. Settle it with
+    /// `gethbinfo` or another attempt of the same billno; never a new billno.
+    RefusedAfterUnknown {
+        /// The later refusal's code.
+        code: ErrCode,
+        /// Its handling class (spec §7.2): what to fix before the next attempt.
+        class: HandlingClass,
+        /// Its `err_code_des`.
+        description: String,
+        /// Why the earlier attempt's outcome is unknown.
+        earlier: String,
+    },
 }
 
 impl fmt::Display for UnknownCause {
@@ -210,6 +224,16 @@ impl fmt::Display for UnknownCause {
             } => write!(f, "echoed {field} is {received:?}, sent {expected:?}"),
             Self::MissingField { field } => write!(f, "success without {field}"),
             Self::StillSending => f.write_str("the record is still SENDING"),
+            Self::RefusedAfterUnknown {
+                code,
+                description,
+                earlier,
+                ..
+            } => write!(
+                f,
+                "an earlier attempt may have issued the packet ({earlier}); a later one was \
+                 refused with {code} ({description}), and no record was found"
+            ),
         }
     }
 }

@@ -13,7 +13,10 @@
 //! - a send that provably never left is retried at once;
 //! - `FREQ_LIMIT` (and the legacy `SECOND_OVER_LIMITED`) is retried after a back-off, with the
 //!   same billno; every other definitive code ends the loop, after a query if an earlier send
-//!   may have reached the server (that earlier send may have issued the packet);
+//!   may have reached the server (that earlier send may have issued the packet). Unless that
+//!   query finds the record, the outcome is then unknown
+//!   ([`UnknownCause::RefusedAfterUnknown`](crate::UnknownCause::RefusedAfterUnknown)), not a
+//!   rejection: only `SEND_FAILED` speaks for every attempt of the billno;
 //! - sends, queries and total time are bounded; when they run out the loop stops, so it always
 //!   ends.
 
@@ -235,7 +238,8 @@ pub struct History {
     /// When (since the start) the last send that may have reached the server ended.
     pub last_landed_send_at: Option<Duration>,
     /// Whether a send before the last one had an unknown outcome (it may have issued the
-    /// packet, even if a later send was refused).
+    /// packet, even if a later send was refused), or the history began after one
+    /// ([`after_unknown`](Self::after_unknown)).
     pub unknown_before_last_send: bool,
     /// What the last send observed.
     pub last_send: Option<SendObservation>,
@@ -247,6 +251,16 @@ impl History {
     /// Nothing done yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Nothing done yet in this call, but an earlier attempt of the same billno (in another
+    /// call or another process) had an unknown outcome: a refusal of the first send is then
+    /// checked with a query, as after an unknown send of this call.
+    pub fn after_unknown() -> Self {
+        Self {
+            unknown_before_last_send: true,
+            ..Self::default()
+        }
     }
 
     /// Records a send that ended `at` (time since the start).
@@ -520,6 +534,19 @@ mod tests {
         h.record_send(rejected(HandlingClass::B), S);
 
         // Act / Assert
+        assert_eq!(decide(&policy(), &h), Decision::QueryAfter(Duration::ZERO));
+        h.record_query(QueryObservation::NotFound, S);
+        assert_eq!(decide(&policy(), &h), Decision::Stop);
+    }
+
+    #[test]
+    fn after_an_earlier_unknown_the_first_send_goes_at_once_and_its_refusal_is_checked() {
+        // Arrange: an earlier call left the billno unknown.
+        let mut h = History::after_unknown();
+
+        // Act / Assert
+        assert_eq!(decide(&policy(), &h), Decision::RetryAfter(Duration::ZERO));
+        h.record_send(rejected(HandlingClass::D), Duration::ZERO);
         assert_eq!(decide(&policy(), &h), Decision::QueryAfter(Duration::ZERO));
         h.record_query(QueryObservation::NotFound, S);
         assert_eq!(decide(&policy(), &h), Decision::Stop);

@@ -247,6 +247,150 @@ async fn a_rejection_after_an_unknown_attempt_is_checked_with_a_query() {
 }
 
 #[tokio::test]
+async fn a_refusal_after_an_unknown_attempt_that_no_query_settles_stays_unknown() {
+    // Arrange: the first attempt may have landed (its commit may show up late); the resend
+    // is refused by the IP whitelist, which says nothing about the billno; no query finds
+    // the record.
+    let server = MockServer::start().await;
+    script(
+        &server,
+        SEND,
+        vec![Reply::Status(504), Reply::Code("NO_AUTH")],
+        Reply::Sent,
+    )
+    .await;
+    script(&server, QUERY, vec![], Reply::NotFound).await;
+    let (client, _) = client(&server);
+    let request = client.normal(&packet(17)).unwrap();
+
+    // Act
+    let outcome = client.send_reliably(&request, &policy()).await.unwrap();
+
+    // Assert: unknown, with the refusal kept for the operator; never a rejection.
+    let Some(UnknownCause::RefusedAfterUnknown {
+        code,
+        class,
+        earlier,
+        ..
+    }) = outcome.unknown_cause()
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(*code, ErrCode::NoAuth);
+    assert_eq!(*class, HandlingClass::D);
+    assert!(earlier.contains("504"), "{earlier}");
+    assert!(!outcome.allows_new_billno());
+    let order: Vec<String> = requests(&server)
+        .await
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    assert_eq!(order, [SEND, QUERY, SEND, QUERY]);
+}
+
+#[tokio::test]
+async fn send_failed_after_an_unknown_attempt_is_still_a_rejection_that_allows_a_new_billno() {
+    // Arrange: SEND_FAILED is about the billno itself, whatever came before.
+    let server = MockServer::start().await;
+    script(
+        &server,
+        SEND,
+        vec![Reply::Status(504), Reply::Code("SEND_FAILED")],
+        Reply::Sent,
+    )
+    .await;
+    script(&server, QUERY, vec![], Reply::NotFound).await;
+    let (client, _) = client(&server);
+    let request = client.normal(&packet(18)).unwrap();
+
+    // Act
+    let outcome = client.send_reliably(&request, &policy()).await.unwrap();
+
+    // Assert
+    assert_eq!(outcome.code(), Some(&ErrCode::SendFailed), "{outcome:?}");
+    assert!(outcome.allows_new_billno());
+}
+
+#[tokio::test]
+async fn a_resend_after_an_earlier_unknown_checks_a_refusal_with_a_query() {
+    // Arrange: an earlier call (or process) left the billno unknown. Twice: the query finds
+    // the record, then it does not.
+    for (record, settled) in [(Reply::Record("SENT"), true), (Reply::NotFound, false)] {
+        let server = MockServer::start().await;
+        script(&server, SEND, vec![], Reply::Code("CA_ERROR")).await;
+        script(&server, QUERY, vec![], record).await;
+        let (client, _) = client(&server);
+        let request = client.normal(&packet(19)).unwrap();
+
+        // Act
+        let outcome = client
+            .resend_reliably(&request, &policy(), "timed out in an earlier run")
+            .await
+            .unwrap();
+
+        // Assert
+        if settled {
+            assert_eq!(outcome.send_listid(), Some(SEND_LISTID), "{outcome:?}");
+        } else {
+            assert!(
+                matches!(
+                    outcome.unknown_cause(),
+                    Some(UnknownCause::RefusedAfterUnknown {
+                        code: ErrCode::CaError,
+                        earlier,
+                        ..
+                    }) if earlier == "timed out in an earlier run"
+                ),
+                "{outcome:?}"
+            );
+        }
+        let order: Vec<String> = requests(&server)
+            .await
+            .iter()
+            .map(|r| r.url.path().to_owned())
+            .collect();
+        assert_eq!(order, [SEND, QUERY]);
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_while_the_record_is_still_sending_is_reported_as_still_sending() {
+    // Arrange: the first attempt is in progress on the server when the resend is refused.
+    let server = MockServer::start().await;
+    script(
+        &server,
+        SEND,
+        vec![Reply::Status(504), Reply::Code("NO_AUTH")],
+        Reply::Sent,
+    )
+    .await;
+    script(
+        &server,
+        QUERY,
+        vec![Reply::NotFound],
+        Reply::Record("SENDING"),
+    )
+    .await;
+    let (client, _) = client(&server);
+    let request = client.normal(&packet(20)).unwrap();
+
+    // Act
+    let outcome = client.send_reliably(&request, &policy()).await.unwrap();
+
+    // Assert
+    assert_eq!(
+        outcome.unknown_cause(),
+        Some(&UnknownCause::StillSending),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        requests_to(&server, SEND).await.len(),
+        2,
+        "never resent while SENDING"
+    );
+}
+
+#[tokio::test]
 async fn the_budget_bounds_the_attempts_and_the_outcome_stays_unknown() {
     // Arrange: nothing ever settles.
     let server = MockServer::start().await;
