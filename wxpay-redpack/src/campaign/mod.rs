@@ -951,9 +951,17 @@ async fn process_row<T: Transport + 'static>(
             .journal
             .begin_attempt(row.row_no, context.run_id, unix_ms(context.clock.now()))?;
     let back_to = row.state.after_not_sent();
+    // A row left `sending` or `unknown` by an earlier run may have been issued: a refusal
+    // now does not make it rejected.
+    // (A fixed text: the row's detail would nest one level deeper at every run.)
+    let earlier = match row.state {
+        RowState::Sending => Some("an attempt of an earlier run was interrupted"),
+        RowState::Unknown => Some("an earlier run left the row unknown"),
+        RowState::Pending | RowState::Sent | RowState::Rejected => None,
+    };
     let finished = match context.mode {
-        Mode::Batch => send(&context, &request, back_to).await,
-        Mode::Reconcile => reconcile(&context, &request, &row, back_to).await,
+        Mode::Batch => send(&context, &request, back_to, earlier).await,
+        Mode::Reconcile => reconcile(&context, &request, &row, back_to, earlier).await,
     };
     context
         .journal
@@ -967,8 +975,17 @@ async fn send<T: Transport>(
     context: &RowContext<T>,
     request: &SendRequest,
     back_to: RowState,
+    earlier: Option<&'static str>,
 ) -> Finished {
-    let result = context.client.send_reliably(request, &context.policy).await;
+    let result = match earlier {
+        Some(earlier) => {
+            context
+                .client
+                .resend_reliably(request, &context.policy, earlier)
+                .await
+        }
+        None => context.client.send_reliably(request, &context.policy).await,
+    };
     match result {
         Ok(SendOutcome::Sent {
             send_listid,
@@ -1009,6 +1026,7 @@ async fn reconcile<T: Transport>(
     request: &SendRequest,
     row: &JournalRow,
     back_to: RowState,
+    earlier: Option<&'static str>,
 ) -> Finished {
     match context.client.query(&row.mch_billno).await {
         Ok(QueryOutcome::Found(record))
@@ -1040,7 +1058,7 @@ async fn reconcile<T: Transport>(
             detail: format!("gethbinfo status {}", record.status),
         },
         // Not found, refused or no answer: re-enter with the same billno.
-        Ok(_) | Err(_) => send(context, request, back_to).await,
+        Ok(_) | Err(_) => send(context, request, back_to, earlier).await,
     }
 }
 

@@ -584,6 +584,90 @@ async fn a_send_failed_row_stays_rejected_with_its_billno_even_when_rejections_a
     );
 }
 
+/// A persistent mock on `data`; `whitelist`: the merchant's IP whitelist (empty: any IP).
+async fn persistent_mock(data: &Path, whitelist: &[&str]) -> MockServer {
+    MockServer::builder()
+        .seed(11)
+        .clock(ClockMode::Frozen)
+        .data_dir(data)
+        .merchant(
+            MerchantConfig::new("1900000109")
+                .ip_whitelist(whitelist.iter().map(|ip| ip.parse().unwrap())),
+        )
+        .start()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_row_left_unknown_is_not_made_rejected_by_a_later_refusal_that_proves_nothing() {
+    // Arrange: run 1 loses the answer after the packet is issued. Then the merchant's IP
+    // whitelist stops listing this machine: NO_AUTH comes before the billno is looked at.
+    let data = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let mock = persistent_mock(data.path(), &[]).await;
+    let client_1 = client(&mock, &clock);
+    let campaign = Campaign::prepare(
+        journal_path(&dir),
+        &client_1,
+        &rows(1, 100),
+        &template(),
+        Some(6),
+    )
+    .unwrap();
+    mock.set_faults(FaultPlan {
+        seed: 1,
+        rules: vec![
+            FaultRule::new(
+                FaultApi::SendRedpack,
+                FaultStage::AfterCommit,
+                FaultAction::Reset,
+            )
+            .times(1),
+        ],
+    });
+    let first = campaign
+        .run(&client_1, &RunOptions::default().retry(one_shot()), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(first.unknown.count, 1);
+    drop(mock);
+    let closed = persistent_mock(data.path(), &["192.0.2.1"]).await;
+    let client_2 = client(&closed, &clock);
+
+    // Act: a run, then a reconcile, both refused.
+    let second = campaign
+        .run(&client_2, &RunOptions::default().retry(one_shot()), |_| {})
+        .await
+        .unwrap();
+    let third = campaign
+        .reconcile(&client_2, &RunOptions::default(), |_| {})
+        .await
+        .unwrap();
+
+    // Assert: still unknown (the refusal is in its detail), never rejected.
+    for report in [&second, &third] {
+        assert_eq!(report.unknown.count, 1, "{report:?}");
+        assert!(report.rejected.is_empty(), "{report:?}");
+    }
+    let row = &campaign.rows().unwrap()[0];
+    assert_eq!(row.state, RowState::Unknown);
+    let detail = row.detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("NO_AUTH"), "{detail}");
+    drop(closed);
+
+    // And once the whitelist is fixed, reconcile finds the one packet run 1 issued.
+    let open = persistent_mock(data.path(), &[]).await;
+    let settled = campaign
+        .reconcile(&client(&open, &clock), &RunOptions::default(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(settled.sent.count, 1);
+    assert_eq!(campaign.rows().unwrap()[0].state, RowState::Sent);
+    assert_one_packet_per_row(&open, &campaign);
+}
+
 #[tokio::test]
 async fn rows_refused_for_balance_are_resent_with_their_billno_only_when_asked() {
     // Arrange: 3.00 yuan for five 1.00-yuan packets.
