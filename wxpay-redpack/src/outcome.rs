@@ -177,8 +177,8 @@ pub enum UnknownCause {
         /// The echoed value.
         received: String,
     },
-    /// An answer that claims success lacks a field it must carry (`send_listid`, or a query's
-    /// `status` / `detail_id`).
+    /// An answer that claims success lacks a field it must carry (`mch_billno` or
+    /// `send_listid`, or a query's `status` / `detail_id`).
     MissingField {
         /// The missing field.
         field: &'static str,
@@ -314,7 +314,9 @@ impl Echo {
         }
     }
 
-    /// The first echoed field that differs from the request's. Absent echoes are fine.
+    /// The first echoed field that differs from the request's. Absent echoes are fine here
+    /// (error answers may lack them); a success must echo `mch_billno`, which
+    /// [`classify_send_response`] checks.
     fn mismatch(&self, response: &SendResponse) -> Option<UnknownCause> {
         let texts = [
             ("mch_billno", &self.mch_billno, &response.mch_billno),
@@ -377,6 +379,13 @@ pub(crate) fn classify_send_response(
         return unknown(cause);
     }
     match response.header.status() {
+        // A success that does not say which billno it is about (spec §4.1: the echoes come
+        // with every success) could be an answer to anything: settle it with a query.
+        ReturnStatus::Success if response.mch_billno.is_none() => {
+            unknown(UnknownCause::MissingField {
+                field: "mch_billno",
+            })
+        }
         ReturnStatus::Success => match response.send_listid.filter(|id| !id.is_empty()) {
             Some(send_listid) => SendOutcome::Sent {
                 mch_billno: billno.clone(),
@@ -697,10 +706,21 @@ mod tests {
     }
 
     #[test]
-    fn absent_echoes_are_accepted() {
-        let mut response = SendResponse::new(ReturnHeader::success("发放成功"));
-        response.send_listid = Some("1000041701".to_owned());
-        assert!(classify(response).is_sent());
+    fn a_success_must_echo_the_billno_and_may_omit_the_other_echoes() {
+        // Arrange
+        let mut bare = SendResponse::new(ReturnHeader::success("发放成功"));
+        bare.send_listid = Some("1000041701".to_owned());
+        let mut with_billno = bare.clone();
+        with_billno.mch_billno = Some(billno().as_str().to_owned());
+
+        // Act / Assert
+        assert_eq!(
+            classify(bare).unknown_cause(),
+            Some(&UnknownCause::MissingField {
+                field: "mch_billno"
+            })
+        );
+        assert!(classify(with_billno).is_sent());
     }
 
     /// Every code of spec §7.2 and the class it must land in.

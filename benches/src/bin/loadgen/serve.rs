@@ -1,6 +1,7 @@
 //! The server process: `loadgen serve` runs wxpay-mock and, beside it, a bare hyper + rustls
 //! server on the same certificates (client certificate required, same CA) that answers every
-//! request with one canned `sendredpack` success. Both listen on 127.0.0.1 only.
+//! request with one canned `sendredpack` success (echoing the request's billno). Both listen
+//! on 127.0.0.1 only.
 //!
 //! It prints one JSON line (`Ready`) on stdout when both listen, then serves until its stdin
 //! closes (the driving process ended, however it ended) or its lifetime runs out.
@@ -90,17 +91,62 @@ pub(crate) fn load_merchant(fixture: &Fixture) -> Result<MerchantConfig, BoxErro
         .limits(limits))
 }
 
-/// The canned answer of the bare server: a `sendredpack` success as the mock writes it, with
-/// the echoes that are the same for every request of the run (`mch_id`, `wxappid`,
-/// `total_amount`) and without the two that differ (`mch_billno`, `re_openid`), which the
-/// client accepts as absent.
-fn canned_response(fixture: &Fixture) -> Result<Bytes, BoxError> {
+/// The canned answer of the bare server: a `sendredpack` success as the mock writes it, cut
+/// where the request's own `mch_billno` goes (a success must echo it, or the client cannot
+/// tell which request it answers). It carries the echoes that are the same for every request
+/// of the run (`mch_id`, `wxappid`, `total_amount`) and not `re_openid`, which differs and
+/// which the client accepts as absent.
+#[derive(Clone)]
+struct Canned {
+    head: Bytes,
+    tail: Bytes,
+}
+
+/// Where the billno goes in the canned answer.
+const BILLNO_SLOT: &str = "0BILLNOSLOT0";
+
+fn canned_response(fixture: &Fixture) -> Result<Canned, BoxError> {
     let mut r = SendResponse::new(ReturnHeader::success("发放成功"));
+    r.mch_billno = Some(BILLNO_SLOT.to_owned());
     r.mch_id = Some(fixture.param("mch_id")?.to_owned());
     r.wxappid = Some(fixture.param("wxappid")?.to_owned());
     r.total_amount = Some(Fen::new(fixture.param("total_amount")?.parse()?));
     r.send_listid = Some("100004170120261126300000000000001".to_owned());
-    Ok(Bytes::from(r.to_xml()))
+    let xml = r.to_xml();
+    let (head, tail) = xml
+        .split_once(BILLNO_SLOT)
+        .ok_or("the canned answer has no billno slot")?;
+    Ok(Canned {
+        head: Bytes::copy_from_slice(head.as_bytes()),
+        tail: Bytes::copy_from_slice(tail.as_bytes()),
+    })
+}
+
+impl Canned {
+    /// The answer to a request body: its `mch_billno` text (out of its CDATA section) between
+    /// the two halves; nothing if it has none, which the client takes as an unknown outcome.
+    fn answer(&self, body: &[u8]) -> Bytes {
+        const OPEN: &str = "<mch_billno>";
+        let billno = std::str::from_utf8(body)
+            .ok()
+            .and_then(|text| {
+                let start = text.find(OPEN)? + OPEN.len();
+                let len = text[start..].find("</mch_billno>")?;
+                let value = text.get(start..start + len)?;
+                Some(
+                    value
+                        .strip_prefix("<![CDATA[")
+                        .and_then(|v| v.strip_suffix("]]>"))
+                        .unwrap_or(value),
+                )
+            })
+            .unwrap_or("");
+        let mut out = Vec::with_capacity(self.head.len() + billno.len() + self.tail.len());
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(billno.as_bytes());
+        out.extend_from_slice(&self.tail);
+        Bytes::from(out)
+    }
 }
 
 /// Runs both servers until stdin closes or `lifetime` passes.
@@ -149,8 +195,9 @@ fn read_file(path: &Path) -> Result<Vec<u8>, BoxError> {
 }
 
 /// The bare server: the mock's server certificate and CA, client certificates from the CA
-/// required (as the mock requires them), HTTP/1.1 keep-alive, one canned answer.
-async fn start_bare(data_dir: &Path, answer: Bytes) -> Result<SocketAddr, BoxError> {
+/// required (as the mock requires them), HTTP/1.1 keep-alive, one canned answer (echoing
+/// the request's billno).
+async fn start_bare(data_dir: &Path, answer: Canned) -> Result<SocketAddr, BoxError> {
     let ca = CertificateDer::from_pem_slice(&read_file(&data_dir.join("ca.pem"))?)?;
     let leaf = CertificateDer::from_pem_slice(&read_file(&data_dir.join("server_cert.pem"))?)?;
     let key = PrivateKeyDer::from_pem_slice(&read_file(&data_dir.join("server_key.pem"))?)?;
@@ -183,8 +230,12 @@ async fn start_bare(data_dir: &Path, answer: Bytes) -> Result<SocketAddr, BoxErr
                     let answer = answer.clone();
                     async move {
                         // Read the whole request, as the mock does, then answer.
-                        let _ = Limited::new(req.into_body(), 64 * 1024).collect().await;
-                        let mut response = Response::new(Full::new(answer));
+                        let body = Limited::new(req.into_body(), 64 * 1024)
+                            .collect()
+                            .await
+                            .map(|body| body.to_bytes())
+                            .unwrap_or_default();
+                        let mut response = Response::new(Full::new(answer.answer(&body)));
                         response.headers_mut().insert(
                             header::CONTENT_TYPE,
                             header::HeaderValue::from_static("text/plain; charset=UTF-8"),
