@@ -175,18 +175,22 @@ pub fn check_amount(
         (_, Some(_)) => (limits.scene_min, limits.scene_max),
         (_, None) => (limits.min, limits.max),
     };
-    let packet = match kind {
-        SendKind::Group => per_packet(total_amount, total_num),
-        SendKind::Normal | SendKind::MiniProgram => total_amount,
+    // A group's average must not be rounded into range: the total must reach low × num and
+    // stay within high × num. A product too large for a `u64` is beyond any total: a floor
+    // no total reaches, a ceiling no total passes.
+    let (below, above) = match kind {
+        SendKind::Group => {
+            let num = u64::from(total_num.max(1));
+            (
+                low.checked_mul(num)
+                    .is_none_or(|floor| total_amount < floor),
+                high.checked_mul(num)
+                    .is_some_and(|ceiling| total_amount > ceiling),
+            )
+        }
+        SendKind::Normal | SendKind::MiniProgram => (total_amount < low, total_amount > high),
     };
-    // A group's average must not be rounded into range: the total must reach low × num.
-    let below = match kind {
-        SendKind::Group => low
-            .checked_mul(u64::from(total_num.max(1)))
-            .is_none_or(|floor| total_amount < floor),
-        SendKind::Normal | SendKind::MiniProgram => packet < low,
-    };
-    if below || packet > high {
+    if below || above {
         return Err(Error::rule(
             "total_amount",
             ErrCode::MoneyLimit,

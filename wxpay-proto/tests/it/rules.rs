@@ -108,6 +108,30 @@ fn a_group_average_must_be_one_to_two_hundred_yuan_without_rounding_into_range()
 }
 
 #[test]
+fn a_group_average_a_fraction_of_a_fen_above_the_maximum_is_a_money_limit() {
+    let limits = AmountLimits::DEFAULT;
+    let check = |fen, num| rules::check_amount(SendKind::Group, Fen::new(fen), num, None, &limits);
+
+    // 60 001 / 3 and 60 002 / 3 round down to 20 000 but are above 200 yuan on average.
+    assert_eq!(code(check(60_000, 3)), None);
+    assert_eq!(code(check(60_001, 3)), Some(ErrCode::MoneyLimit));
+    assert_eq!(code(check(60_002, 3)), Some(ErrCode::MoneyLimit));
+    assert_eq!(code(check(400_000, 20)), None);
+    assert_eq!(code(check(400_001, 20)), Some(ErrCode::MoneyLimit));
+}
+
+#[test]
+fn a_group_maximum_too_large_to_multiply_lets_any_total_through() {
+    let mut limits = AmountLimits::DEFAULT;
+    limits.group_average_max = Fen::new(u64::MAX / 2);
+
+    // max × 3 overflows: no total can be above it.
+    let result = rules::check_amount(SendKind::Group, Fen::new(u64::MAX), 3, None, &limits);
+
+    assert_eq!(code(result), None);
+}
+
+#[test]
 fn limits_are_configurable() {
     let mut limits = AmountLimits::DEFAULT;
     limits.max = Fen::new(500);
