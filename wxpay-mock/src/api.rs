@@ -726,8 +726,16 @@ fn commit(
     ) {
         return failure(api, e.err_code(), &e.wire_description(), echo, false);
     }
-    if let (Some(scene), Some(enabled)) = (&req.scene_id, &merchant.config.enabled_scenes)
-        && !enabled.contains(scene)
+    // A scene must be enabled on the merchant platform, which offers only `PRODUCT_1` to
+    // `PRODUCT_8` (spec §4.1): any other value (longer than 32 characters included) cannot
+    // be enabled, whatever the configuration lists.
+    if let Some(scene) = &scene
+        && (!scene.is_known()
+            || merchant
+                .config
+                .enabled_scenes
+                .as_ref()
+                .is_some_and(|enabled| !enabled.contains(scene.as_str())))
     {
         return fail(
             ErrCode::ParamError,

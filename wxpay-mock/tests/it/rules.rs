@@ -676,6 +676,70 @@ async fn amounts_outside_the_ranges_are_money_limit_and_scenes_must_be_enabled()
 }
 
 #[tokio::test]
+async fn a_scene_id_other_than_the_eight_products_is_a_scene_not_enabled() {
+    // Arrange: every scene enabled (the default), and a merchant that lists an unknown one.
+    let mock = start_with(
+        MockServer::builder()
+            .merchant(MerchantConfig::new("1900000110").enabled_scenes(["PRODUCT_9"])),
+    )
+    .await;
+    let m = Merchant::default_of(&mock);
+    let listing = Merchant::of(&mock, mock.merchant("1900000110").unwrap());
+    let with_scene = |m: &Merchant, billno: &str, amount: u64, scene: &str| {
+        let mut r = m.normal(billno, "o1", amount);
+        r.scene_id = Some(SceneId::from(scene));
+        m.sign(r)
+    };
+    let long = format!("PRODUCT_1{}", "X".repeat(30));
+
+    // Act
+    let mut answers = Vec::new();
+    for (i, (m, scene, amount)) in [
+        (&m, "PRODUCT_9", 50),
+        (&m, "product_1", 1000),
+        (&m, "", 50),
+        (&m, long.as_str(), 50_000),
+        (&listing, "PRODUCT_9", 50),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let answer = m
+            .client
+            .answer(SEND, with_scene(m, &format!("us{i}"), amount, scene))
+            .await;
+        answers.push((scene.to_owned(), answer));
+    }
+    let known = m
+        .client
+        .answer(SEND, with_scene(&m, "us9", 50, "PRODUCT_8"))
+        .await;
+
+    // Assert
+    for (scene, answer) in &answers[..2] {
+        assert_eq!(
+            assert_fail(answer, "PARAM_ERROR"),
+            "参数错误:该场景未开通，请登陆商户平台：产品中心-现金红包-产品设置-使用场景 进行开通",
+            "{scene:?}"
+        );
+    }
+    // An empty scene_id is no scene_id: 50 fen needs one.
+    assert_eq!(
+        assert_fail(&answers[2].1, "PARAM_ERROR"),
+        "参数错误:红包金额小于1元或大于200元时scene_id字段必填"
+    );
+    for (scene, answer) in &answers[3..] {
+        assert_eq!(
+            assert_fail(answer, "PARAM_ERROR"),
+            "参数错误:该场景未开通，请登陆商户平台：产品中心-现金红包-产品设置-使用场景 进行开通",
+            "{scene:?}"
+        );
+    }
+    assert_eq!(known.code(), "SUCCESS");
+    assert_eq!(mock.ledger().packet_count(), 1);
+}
+
+#[tokio::test]
 async fn daily_limits_per_user_and_merchant_answer_their_codes() {
     // Arrange
     let limits = Limits::DEFAULT
