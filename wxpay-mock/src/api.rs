@@ -213,10 +213,13 @@ struct SendReq {
     remark: String,
     sub_mch_id: Option<String>,
     msgappid: Option<String>,
+    /// The `scene_id` rule's verdict, answered at step 9 with the amount range.
+    scene_rule: Result<(), wxpay_proto::Error>,
 }
 
-/// Decodes a send (`PARAM_ERROR` for field formats) and runs its combination rules, whose
-/// result is returned separately: the merchant check comes between the two.
+/// Decodes a send (`PARAM_ERROR` for field formats) and runs its combination rules but the
+/// `scene_id` one (kept in [`SendReq::scene_rule`] for step 9), whose result is returned
+/// separately: the merchant check comes between the two.
 fn decode_send(
     api: Api,
     raw: &RawMessage<'_>,
@@ -233,7 +236,7 @@ fn decode_as<R: SendApiRequest>(
     kind: Kind,
 ) -> Result<(SendReq, Result<(), wxpay_proto::Error>), wxpay_proto::Error> {
     let r = R::from_raw(raw.clone())?;
-    let validation = r.validate();
+    let validation = r.validate_except_scene();
     let req = SendReq {
         kind,
         mch_billno: r.mch_billno().to_string(),
@@ -249,6 +252,7 @@ fn decode_as<R: SendApiRequest>(
         remark: r.remark().to_string(),
         sub_mch_id: r.sub_mch_id().map(ToString::to_string),
         msgappid: r.msgappid().map(ToString::to_string),
+        scene_rule: r.check_scene_required(),
     };
     Ok((req, validation))
 }
@@ -556,7 +560,7 @@ async fn send(
     fault: &mut CommitFault,
 ) -> Reply {
     let fail = |code: ErrCode, text: &str| failure(api, code, text, echo, false);
-    // 3. Field formats, the merchant, the combination rules.
+    // 3. Field formats, the merchant, the combination rules (the `scene_id` one is step 9).
     let (req, validation) = match decode_send(api, raw) {
         Ok(decoded) => decoded,
         Err(e) => {
@@ -574,17 +578,14 @@ async fn send(
         return fail(ErrCode::ParamError, "参数错误:找不到对应的商户号");
     };
     if let Err(e) = validation {
-        let skip = e.field_name() == Some("scene_id") && !shared.behaviour.require_scene_id;
-        if !skip {
-            let offending_num = e.field_name() == Some("total_num");
-            return failure(
-                api,
-                e.err_code(),
-                &e.wire_description(),
-                echo,
-                offending_num,
-            );
-        }
+        let offending_num = e.field_name() == Some("total_num");
+        return failure(
+            api,
+            e.err_code(),
+            &e.wire_description(),
+            echo,
+            offending_num,
+        );
     }
     // 4–6.
     if let Err((code, text)) = authenticate(shared, api, raw, merchant, client) {
@@ -710,7 +711,12 @@ fn commit(
 ) -> Reply {
     let fail = |code: ErrCode, text: &str| failure(api, code, text, echo, false);
     let limits = &merchant.config.limits;
-    // 9. Amount range and scene.
+    // 9. Amount range and scene: a missing one (DESIGN §6.5), the range, an enabled one.
+    if let Err(e) = &req.scene_rule
+        && shared.behaviour.require_scene_id
+    {
+        return failure(api, e.err_code(), &e.wire_description(), echo, false);
+    }
     let scene = req.scene_id.as_deref().map(wxpay_proto::SceneId::from);
     let rule_kind = match req.kind {
         Kind::Normal => rules::SendKind::Normal,

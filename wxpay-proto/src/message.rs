@@ -3,7 +3,7 @@
 use crate::codec::{DecodeLimits, RawMessage};
 use crate::enums::SceneId;
 use crate::error::Error;
-use crate::rules::SendKind;
+use crate::rules::{self, SendKind};
 use crate::sign_fields::SignFields;
 use crate::types::{ActName, AppId, Fen, MchBillno, MchId, OpenId, Remark, SendName, Wishing};
 
@@ -52,7 +52,8 @@ pub trait ApiRequest: XmlMessage {
 
     /// Checks the rules of spec §5 that do not depend on a merchant's configuration (the
     /// `PARAM_ERROR` ones: `total_num`, required `scene_id`, fixed values, partner fields).
-    /// Amount ranges are [`crate::rules::check_amount`].
+    /// Amount ranges are [`crate::rules::check_amount`]. A send request's rules without the
+    /// `scene_id` one, for a server's order: [`SendApiRequest::validate_except_scene`].
     fn validate(&self) -> Result<(), Error>;
 
     /// The merchant billno the request is about.
@@ -90,13 +91,43 @@ pub trait SendApiRequest: ApiRequest {
     fn sub_mch_id(&self) -> Option<&MchId>;
     /// `msgappid` (service-provider mode; never set on a mini-program packet).
     fn msgappid(&self) -> Option<&AppId>;
+
+    /// [`ApiRequest::validate`] without the `scene_id` rule
+    /// ([`SendApiRequest::check_scene_required`]): `total_num`, fixed values, partner fields.
+    ///
+    /// For a server, which checks the `scene_id` rule later, with the amount range (spec §5,
+    /// step 9: after the certificate, the signature and the billno re-entry). A client checks
+    /// both with [`ApiRequest::validate`] before sending.
+    fn validate_except_scene(&self) -> Result<(), Error>;
+
+    /// The `scene_id` rule alone: a normal or mini-program packet below 1 yuan or above 200
+    /// yuan needs a `scene_id` ([`rules::check_scene_required`], `PARAM_ERROR`). Nothing for
+    /// a group: its average share is bound to 1–200 yuan whatever the scene, a `MONEY_LIMIT`
+    /// rule of [`rules::check_amount`].
+    fn check_scene_required(&self) -> Result<(), Error> {
+        match Self::KIND {
+            SendKind::Group => Ok(()),
+            SendKind::Normal | SendKind::MiniProgram => {
+                rules::check_scene_required(self.total_amount(), self.total_num(), self.scene_id())
+            }
+        }
+    }
 }
 
 /// Implements [`SendApiRequest`] from the request's fields.
 macro_rules! send_api_request {
-    ($name:ident, $kind:expr, partner: $partner:tt) => {
+    (
+        $name:ident,
+        $kind:expr,
+        partner: $partner:tt,
+        validate_except_scene = $validate_except_scene:path
+    ) => {
         impl $crate::SendApiRequest for $name {
             const KIND: $crate::rules::SendKind = $kind;
+
+            fn validate_except_scene(&self) -> Result<(), $crate::Error> {
+                $validate_except_scene(self)
+            }
 
             fn wxappid(&self) -> &$crate::AppId {
                 &self.wxappid

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use crate::enums::{AmtType, SceneId};
 use crate::error::Error;
+use crate::message::SendApiRequest;
 use crate::rules::{self, SendKind};
 use crate::types::{
     ActName, AppId, Fen, MchBillno, MchId, NonceStr, OpenId, Remark, RiskInfo, SendName, Wishing,
@@ -73,13 +74,23 @@ api_request!(
     validate = validate
 );
 
-send_api_request!(Request, SendKind::Group, partner: true);
+send_api_request!(
+    Request,
+    SendKind::Group,
+    partner: true,
+    validate_except_scene = validate_except_scene
+);
 
 fn validate(r: &Request) -> Result<(), Error> {
+    validate_except_scene(r)?;
+    // Nothing for a group (see `SendApiRequest::check_scene_required`); called so that every
+    // send request validates the same way.
+    SendApiRequest::check_scene_required(r)
+}
+
+fn validate_except_scene(r: &Request) -> Result<(), Error> {
     rules::check_total_num(SendKind::Group, r.total_num)?;
     rules::check_amt_type(&r.amt_type)?;
-    // No `scene_id` rule here: a group's average share must stay within 1 to 200 yuan
-    // whatever the scene, and the server answers MONEY_LIMIT for it (`rules::check_amount`).
     rules::check_partner_fields(r.sub_mch_id.is_some(), r.msgappid.is_some())
 }
 

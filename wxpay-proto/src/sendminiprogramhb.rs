@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use crate::enums::{NotifyWay, SceneId};
 use crate::error::Error;
+use crate::message::SendApiRequest;
 use crate::rules::{self, SendKind};
 use crate::types::{
     ActName, AppId, Fen, MchBillno, MchId, NonceStr, OpenId, Remark, SendName, Wishing,
@@ -67,12 +68,21 @@ api_request!(
     validate = validate
 );
 
-send_api_request!(Request, SendKind::MiniProgram, partner: false);
+send_api_request!(
+    Request,
+    SendKind::MiniProgram,
+    partner: false,
+    validate_except_scene = validate_except_scene
+);
 
 fn validate(r: &Request) -> Result<(), Error> {
+    validate_except_scene(r)?;
+    SendApiRequest::check_scene_required(r)
+}
+
+fn validate_except_scene(r: &Request) -> Result<(), Error> {
     rules::check_total_num(SendKind::MiniProgram, r.total_num)?;
-    rules::check_notify_way(&r.notify_way)?;
-    rules::check_scene_required(r.total_amount, r.total_num, r.scene_id.as_ref())
+    rules::check_notify_way(&r.notify_way)
 }
 
 impl Request {

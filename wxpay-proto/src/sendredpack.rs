@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::enums::SceneId;
 use crate::error::Error;
+use crate::message::SendApiRequest;
 use crate::rules::{self, SendKind};
 use crate::types::{
     ActName, AppId, ClientIp, Fen, MchBillno, MchId, NonceStr, OpenId, Remark, RiskInfo, SendName,
@@ -73,12 +74,21 @@ api_request!(
     validate = validate
 );
 
-send_api_request!(Request, SendKind::Normal, partner: true);
+send_api_request!(
+    Request,
+    SendKind::Normal,
+    partner: true,
+    validate_except_scene = validate_except_scene
+);
 
 fn validate(r: &Request) -> Result<(), Error> {
+    validate_except_scene(r)?;
+    SendApiRequest::check_scene_required(r)
+}
+
+fn validate_except_scene(r: &Request) -> Result<(), Error> {
     rules::check_total_num(SendKind::Normal, r.total_num)?;
-    rules::check_partner_fields(r.sub_mch_id.is_some(), r.msgappid.is_some())?;
-    rules::check_scene_required(r.total_amount, r.total_num, r.scene_id.as_ref())
+    rules::check_partner_fields(r.sub_mch_id.is_some(), r.msgappid.is_some())
 }
 
 impl Request {

@@ -975,10 +975,53 @@ async fn the_first_failing_rule_in_spec_order_answers() {
     let mut huge = own.normal("order4", "o1", 900_000);
     huge.scene_id = Some(SceneId::Product1);
     let fatal_first = own.client.answer(SEND, own.sign(huge)).await;
+    // A missing scene_id is a step 9 rule (with the amount range): a bad signature without
+    // one → SIGN_ERROR; a mini-program appid on sendredpack without one → ILLEGAL_APPID.
+    let missing_scene_bad_sign = {
+        let mut m = own.clone();
+        m.key = other.key.clone();
+        m.send("order5", "o1", 50).await
+    };
+    let mut wrong_kind = own.normal("order6", "o1", 50);
+    wrong_kind.wxappid = wxpay_proto::AppId::new(own.creds.mini_program_appid.clone()).unwrap();
+    let missing_scene_wrong_kind = own.client.answer(SEND, own.sign(wrong_kind)).await;
+    // A replay of a committed billno that leaves out its scene_id gets the original's
+    // replay (DESIGN §6.3: other fields differing replay the original).
+    let mut large = own.normal("order7", "o1", 50_000);
+    large.scene_id = Some(SceneId::Product1);
+    let original = own.client.answer(SEND, own.sign(large)).await;
+    let replay_without_scene = own.send("order7", "o1", 50_000).await;
+    // A new billno without the scene it needs is refused at step 9.
+    let missing_scene = own.send("order8", "o1", 50_000).await;
 
     // Assert
     assert_fail(&param_first, "PARAM_ERROR");
     assert_fail(&ca_first, "CA_ERROR");
     assert_fail(&sign_first, "SIGN_ERROR");
     assert_fail(&fatal_first, "FATAL_ERROR");
+    assert_fail(&missing_scene_bad_sign, "SIGN_ERROR");
+    assert_fail(&missing_scene_wrong_kind, "ILLEGAL_APPID");
+    assert_eq!(original.code(), "SUCCESS");
+    assert_eq!(
+        replay_without_scene.code(),
+        "SUCCESS",
+        "{}",
+        replay_without_scene.body
+    );
+    assert_eq!(
+        replay_without_scene.send().send_listid,
+        original.send().send_listid
+    );
+    let order7: Vec<String> = mock
+        .requests()
+        .into_iter()
+        .filter(|e| e.mch_billno.as_deref() == Some("order7"))
+        .map(|e| e.outcome)
+        .collect();
+    assert_eq!(order7, ["SUCCESS", "REPLAY"]);
+    assert_eq!(
+        assert_fail(&missing_scene, "PARAM_ERROR"),
+        "参数错误:红包金额小于1元或大于200元时scene_id字段必填"
+    );
+    assert_eq!(mock.ledger().packet_count(), 2);
 }

@@ -3,6 +3,7 @@
 use wxpay_proto::rules::{self, AmountLimits, SendKind};
 use wxpay_proto::{
     AmtType, ApiRequest, AppId, BillType, ErrCode, Error, Fen, MchId, NotifyWay, SceneId,
+    SendApiRequest,
 };
 
 use crate::support::{group_example, mini_example, query_example, sendredpack_example};
@@ -196,4 +197,47 @@ fn a_large_packet_without_scene_fails_validation_and_passes_with_one() {
 
     request.scene_id = Some(SceneId::Product4);
     assert!(request.validate().is_ok());
+}
+
+#[test]
+fn a_server_can_check_the_scene_rule_apart_while_validate_keeps_it() {
+    let mut normal = sendredpack_example();
+    normal.total_amount = Fen::new(50);
+    let mut mini = mini_example();
+    mini.total_amount = Fen::new(50_000);
+    let mut group = group_example();
+    group.total_amount = Fen::new(30_000);
+    group.total_num = 3;
+
+    for (name, validate, except_scene, scene) in [
+        (
+            "normal",
+            normal.validate(),
+            normal.validate_except_scene(),
+            normal.check_scene_required(),
+        ),
+        (
+            "mini",
+            mini.validate(),
+            mini.validate_except_scene(),
+            mini.check_scene_required(),
+        ),
+    ] {
+        assert_eq!(
+            validate.unwrap_err().field_name(),
+            Some("scene_id"),
+            "{name}"
+        );
+        assert!(except_scene.is_ok(), "{name}");
+        assert_eq!(scene.unwrap_err().field_name(), Some("scene_id"), "{name}");
+    }
+    // A group's average is a MONEY_LIMIT rule, never a missing scene.
+    assert!(group.check_scene_required().is_ok());
+
+    // The other rules stay in the server's variant.
+    normal.total_num = 2;
+    assert_eq!(
+        normal.validate_except_scene().unwrap_err().field_name(),
+        Some("total_num")
+    );
 }
