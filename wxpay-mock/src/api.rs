@@ -356,9 +356,11 @@ fn authenticate(
 #[derive(Debug, Default)]
 struct CommitFault {
     hold: Option<Duration>,
-    send_failed: bool,
-    late_secs: Option<u64>,
-    sending_secs: Option<u64>,
+    /// A commit action (`send_failed`, `late_commit`, `sending`) drawn on arrival: it fires,
+    /// and counts, only if the request commits.
+    pending: Option<Fault>,
+    /// Set when `pending` fired.
+    fired: bool,
 }
 
 /// Handles one request to `api`.
@@ -387,9 +389,7 @@ pub(crate) async fn handle(
     let mut reply = None;
     if let Some(f) = fault {
         match (f.action, f.stage) {
-            (FaultAction::SendFailed, _) => commit.send_failed = true,
-            (FaultAction::LateCommit, _) => commit.late_secs = Some(f.late_secs),
-            (FaultAction::Sending, _) => commit.sending_secs = Some(f.late_secs),
+            (action, _) if action.at_commit() => commit.pending = Some(f),
             (FaultAction::Timeout, FaultStage::BeforeCommit) => {
                 commit.hold = Some(Duration::from_millis(f.delay_ms));
             }
@@ -440,8 +440,10 @@ pub(crate) async fn handle(
             }
         }
     };
+    // A commit fault shows only on the request whose commit it changed.
     if reply.fault.is_none()
         && let Some(f) = fault
+        && (!f.action.at_commit() || commit.fired)
     {
         reply.fault = Some(fault_name(f));
     }
@@ -706,7 +708,7 @@ fn commit(
     merchant: &Merchant,
     req: SendReq,
     echo: &Echo,
-    fault: &CommitFault,
+    fault: &mut CommitFault,
     guard: &mut InFlight<'_>,
 ) -> Reply {
     let fail = |code: ErrCode, text: &str| failure(api, code, text, echo, false);
@@ -790,8 +792,12 @@ fn commit(
             "您的商户号今日发放金额超过限制，如有需要请登录微信支付商户平台更改API安全配置",
         );
     }
+    // The commit fault drawn on arrival, if its rule can still fire: it is counted below,
+    // once the commit is stored (a request refused before then leaves it to the next one).
+    let commit_fault = fault.pending.filter(|f| inner.faults.can_fire_at_commit(f));
+    let send_failed = commit_fault.is_some_and(|f| f.action == FaultAction::SendFailed);
     // 11. Balance and risk.
-    let mut failed_reason = fault.send_failed.then(|| "余额不足".to_owned());
+    let mut failed_reason = send_failed.then(|| "余额不足".to_owned());
     if failed_reason.is_none() && money.balance < req.total_amount.get() {
         if !shared.behaviour.notenough_fails_billno {
             return fail(ErrCode::Notenough, "帐号余额不足，请到商户平台充值后再重试");
@@ -834,6 +840,14 @@ fn commit(
         )
     });
     let failed = failed_reason.is_some();
+    let late_secs = commit_fault
+        .filter(|f| f.action == FaultAction::LateCommit)
+        .map(|f| f.late_secs);
+    // A packet that failed is never `SENDING`: the fault would change nothing.
+    let sending_secs = commit_fault
+        .filter(|f| f.action == FaultAction::Sending && !failed)
+        .map(|f| f.late_secs);
+    let commit_fault = commit_fault.filter(|f| f.action != FaultAction::Sending || !failed);
     let packet = Packet {
         mch_billno: req.mch_billno,
         kind: req.kind,
@@ -854,11 +868,8 @@ fn commit(
         scene_id: req.scene_id,
         send_listid,
         send_time: now,
-        visible_at: now.saturating_add(fault.late_secs.unwrap_or(0).saturating_mul(1000)),
-        sending_until: fault
-            .sending_secs
-            .filter(|_| !failed)
-            .map(|secs| now.saturating_add(secs.saturating_mul(1000))),
+        visible_at: now.saturating_add(late_secs.unwrap_or(0).saturating_mul(1000)),
+        sending_until: sending_secs.map(|secs| now.saturating_add(secs.saturating_mul(1000))),
         shares,
         claims: Vec::new(),
         refund_time: None,
@@ -881,12 +892,15 @@ fn commit(
         tracing::error!(error = %e, "cannot store a commit");
         return fail(ErrCode::Systemerror, "系统繁忙，请再试。");
     }
+    if let Some(f) = &commit_fault {
+        fault.fired = inner.faults.fire_at_commit(f);
+    }
     if let Some((mch_id, p)) = change.packets.last() {
         tracing::debug!(api = api.name(), %mch_id, mch_billno = %p.mch_billno, failed, "committed");
     }
     inner.ledger.apply(change);
     if failed {
-        if fault.send_failed {
+        if send_failed {
             return fail(
                 ErrCode::Systemerror,
                 "请求已受理，请稍后使用原单号查询发放结果",
@@ -894,7 +908,7 @@ fn commit(
         }
         return fail(ErrCode::Notenough, "帐号余额不足，请到商户平台充值后再重试");
     }
-    if fault.sending_secs.is_some() {
+    if sending_secs.is_some() {
         // Accepted, still sending: the answer says so, the record says `SENDING`.
         return fail(
             ErrCode::Systemerror,

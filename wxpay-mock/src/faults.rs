@@ -1,5 +1,7 @@
 //! Fault injection placed around the commit point.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use rand::RngExt;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -42,6 +44,13 @@ impl FaultApi {
 }
 
 /// Where a fault sits relative to the commit point.
+///
+/// The stage places the transport actions (`reset`, `timeout`, `systemerror`, `processing`,
+/// `garbage`, `html`). These act on the answer (or the timing) of any request their rule
+/// matches, whatever its processing would have answered: a request refused before the commit
+/// point (`PARAM_ERROR`, `SIGN_ERROR`, a replay…) gets them too, and spends one of the rule's
+/// firings. The commit actions (`send_failed`, `late_commit`, `sending`) ignore the stage;
+/// see [`FaultAction`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -57,6 +66,15 @@ pub enum FaultStage {
 }
 
 /// What a fault does.
+///
+/// `send_failed`, `late_commit` and `sending` change a commit: they fire, and count against
+/// [`FaultRule::times`], only for a send that commits (a packet is recorded). A request
+/// refused before or at its commit (`PARAM_ERROR`, `SIGN_ERROR`, `MONEY_LIMIT`, a limit,
+/// `NOTENOUGH`…), a replay of a committed billno, a duplicate answered `PROCESSING` and a
+/// `gethbinfo` leave them for the next send that commits. Such a rule is still chosen when
+/// the request arrives (it is the request's one fault, in the plan's order), so it keeps a
+/// request it matched from getting a later rule's fault. The other actions are transport
+/// faults, placed by [`FaultStage`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -105,6 +123,12 @@ impl FaultAction {
             Self::Sending => "sending",
         }
     }
+
+    /// Whether the action changes a commit (fires only for a send that commits) rather than
+    /// the answer.
+    pub(crate) fn at_commit(self) -> bool {
+        matches!(self, Self::SendFailed | Self::LateCommit | Self::Sending)
+    }
 }
 
 fn default_probability() -> f64 {
@@ -142,7 +166,9 @@ pub struct FaultRule {
     /// The chance that a matching request gets the fault (seeded; 1 = always).
     #[serde(default = "default_probability")]
     pub probability: f64,
-    /// How many times the rule fires at most (`None` = unlimited).
+    /// How many times the rule fires at most (`None` = unlimited). A commit action
+    /// (`send_failed`, `late_commit`, `sending`) fires only for a send that commits, so only
+    /// those count (see [`FaultAction`]); a transport action counts every request it answers.
     #[serde(default)]
     pub times: Option<u32>,
     /// `timeout`: how long the answer is held, in real milliseconds.
@@ -234,7 +260,14 @@ pub(crate) struct Fault {
     pub(crate) action: FaultAction,
     pub(crate) delay_ms: u64,
     pub(crate) late_secs: u64,
+    /// The engine (plan) it was drawn from, and its rule there: a commit action is counted
+    /// at the commit, by [`FaultEngine::fire_at_commit`].
+    engine: u64,
+    rule: usize,
 }
+
+/// The next engine's id: a plan replaced while a request runs no longer counts its faults.
+static NEXT_ENGINE: AtomicU64 = AtomicU64::new(0);
 
 /// The active plan with its remaining firings and its RNG.
 #[derive(Debug)]
@@ -242,20 +275,37 @@ pub(crate) struct FaultEngine {
     plan: FaultPlan,
     fired: Vec<u32>,
     rng: ChaCha8Rng,
+    id: u64,
 }
 
 impl FaultEngine {
     pub(crate) fn new(plan: FaultPlan) -> Self {
         let rng = ChaCha8Rng::seed_from_u64(plan.seed);
         let fired = vec![0; plan.rules.len()];
-        Self { plan, fired, rng }
+        let id = NEXT_ENGINE.fetch_add(1, Ordering::Relaxed);
+        Self {
+            plan,
+            fired,
+            rng,
+            id,
+        }
     }
 
     pub(crate) fn plan(&self) -> &FaultPlan {
         &self.plan
     }
 
-    /// Picks the fault for a request to `api`, if any.
+    /// Whether rule `i` may fire again.
+    fn has_firings_left(&self, i: usize) -> bool {
+        let fired = self.fired.get(i).copied().unwrap_or(0);
+        self.plan
+            .rules
+            .get(i)
+            .is_some_and(|rule| rule.times.is_none_or(|t| fired < t))
+    }
+
+    /// Picks the fault for a request to `api`, if any. A transport fault is counted now; a
+    /// commit fault only if the request commits ([`FaultEngine::fire_at_commit`]).
     pub(crate) fn draw(&mut self, api: crate::api::Api) -> Option<Fault> {
         for (i, rule) in self.plan.rules.iter().enumerate() {
             if !rule.api.matches(api) {
@@ -274,17 +324,43 @@ impl FaultEngine {
             if !hit {
                 continue;
             }
-            if let Some(slot) = self.fired.get_mut(i) {
-                *slot = slot.saturating_add(1);
-            }
-            return Some(Fault {
+            let fault = Fault {
                 stage: rule.stage,
                 action: rule.action,
                 delay_ms: rule.delay_ms,
                 late_secs: rule.late_secs,
-            });
+                engine: self.id,
+                rule: i,
+            };
+            if !rule.action.at_commit() {
+                self.count(i);
+            }
+            return Some(fault);
         }
         None
+    }
+
+    /// Whether a commit fault drawn for a request can fire at its commit: its plan is still
+    /// the active one and its rule has firings left (another request may have spent them
+    /// meanwhile). Counts nothing: see [`FaultEngine::fire_at_commit`].
+    pub(crate) fn can_fire_at_commit(&self, fault: &Fault) -> bool {
+        fault.engine == self.id && self.has_firings_left(fault.rule)
+    }
+
+    /// Counts a commit fault that fired (its request committed); `false`, counting nothing,
+    /// if it [cannot fire](FaultEngine::can_fire_at_commit).
+    pub(crate) fn fire_at_commit(&mut self, fault: &Fault) -> bool {
+        if !self.can_fire_at_commit(fault) {
+            return false;
+        }
+        self.count(fault.rule);
+        true
+    }
+
+    fn count(&mut self, i: usize) {
+        if let Some(slot) = self.fired.get_mut(i) {
+            *slot = slot.saturating_add(1);
+        }
     }
 }
 
@@ -323,6 +399,32 @@ mod tests {
         assert!(engine.draw(Api::SendRedpack).is_some());
         assert!(engine.draw(Api::SendRedpack).is_some());
         assert!(engine.draw(Api::SendRedpack).is_none());
+    }
+
+    #[test]
+    fn a_commit_fault_counts_only_when_it_fires_at_a_commit() {
+        let mut engine = FaultEngine::new(FaultPlan {
+            seed: 0,
+            rules: vec![
+                FaultRule::new(
+                    FaultApi::SendRedpack,
+                    FaultStage::AfterCommit,
+                    FaultAction::SendFailed,
+                )
+                .times(1),
+            ],
+        });
+        let refused = engine.draw(Api::SendRedpack).unwrap();
+        let first = engine.draw(Api::SendRedpack).unwrap();
+        let second = engine.draw(Api::SendRedpack).unwrap();
+
+        assert!(engine.fire_at_commit(&first));
+        assert!(!engine.fire_at_commit(&second));
+        assert!(!engine.can_fire_at_commit(&refused));
+        assert!(engine.draw(Api::SendRedpack).is_none());
+
+        let replaced = FaultEngine::new(engine.plan().clone());
+        assert!(!replaced.can_fire_at_commit(&second));
     }
 
     #[test]

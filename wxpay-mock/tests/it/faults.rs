@@ -428,3 +428,72 @@ async fn scripted_rules_fire_the_given_number_of_times() {
     // Assert
     assert_eq!(statuses, [502, 502, 200]);
 }
+
+#[tokio::test]
+async fn a_commit_fault_is_spent_only_by_a_send_that_commits() {
+    for action in [
+        FaultAction::SendFailed,
+        FaultAction::LateCommit,
+        FaultAction::Sending,
+    ] {
+        // Arrange: a committed billno to replay, then a once-only commit fault on every API.
+        let mock = start().await;
+        let m = Merchant::default_of(&mock);
+        assert_eq!(m.send("cf0", "alice", 100).await.code(), "SUCCESS");
+        mock.set_faults(once(FaultApi::Any, FaultStage::AfterCommit, action));
+        let mut wrong_key = m.clone();
+        wrong_key.key = wxpay_sign::ApiKey::new("0".repeat(32)).unwrap();
+
+        // Act: requests that never reach a commit, then one that does, then another.
+        let bad_signature = wrong_key.send("cf1", "alice", 100).await;
+        let missing_scene = m.send("cf2", "alice", 50).await;
+        let replay = m.send("cf0", "alice", 100).await;
+        let query = m.query_answer("cf0").await.query();
+        let faulted = m.send("cf3", "alice", 100).await;
+        let faulted_record = m.query_answer("cf3").await.query();
+        let clean = m.send("cf4", "alice", 100).await;
+        let clean_record = m.query_answer("cf4").await.query();
+
+        // Assert
+        assert_fail(&bad_signature, "SIGN_ERROR");
+        assert_fail(&missing_scene, "PARAM_ERROR");
+        assert_eq!(replay.code(), "SUCCESS", "{action:?}");
+        assert_eq!(query.status.as_ref().map(|s| s.as_str()), Some("SENT"));
+        let status = faulted_record.status.as_ref().map(|s| s.as_str());
+        match action {
+            FaultAction::SendFailed => {
+                assert_fail(&faulted, "SYSTEMERROR");
+                assert_eq!(status, Some("FAILED"));
+            }
+            FaultAction::LateCommit => {
+                assert_eq!(faulted.code(), "SUCCESS");
+                assert!(faulted_record.is_not_found());
+            }
+            FaultAction::Sending => {
+                assert_fail(&faulted, "SYSTEMERROR");
+                assert_eq!(status, Some("SENDING"));
+            }
+            _ => unreachable!(),
+        }
+        assert_eq!(clean.code(), "SUCCESS", "{action:?}: the fault fired once");
+        assert_eq!(
+            clean_record.status.as_ref().map(|s| s.as_str()),
+            Some("SENT")
+        );
+        let faults: Vec<(Option<String>, Option<String>)> = mock
+            .requests()
+            .into_iter()
+            .map(|e| (e.mch_billno, e.fault))
+            .filter(|(_, fault)| fault.is_some())
+            .collect();
+        assert_eq!(
+            faults,
+            [(
+                Some("cf3".to_owned()),
+                Some(format!("after_commit:{}", action.as_str()))
+            )],
+            "{action:?}: only the committed send shows the fault"
+        );
+        assert!(mock.invariants().ok, "{:?}", mock.invariants());
+    }
+}
