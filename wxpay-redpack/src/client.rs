@@ -150,6 +150,22 @@ impl<T: Transport> RedpackClient<T> {
         self.inner.merchant.mini_program_appid.as_ref()
     }
 
+    /// The `client_ip` of normal packets.
+    pub fn client_ip(&self) -> &ClientIp {
+        &self.inner.merchant.client_ip
+    }
+
+    /// The default `send_name`, used by packets that set none.
+    pub fn default_send_name(&self) -> Option<&SendName> {
+        self.inner.merchant.send_name.as_ref()
+    }
+
+    /// A fresh `nonce_str` from the client's nonce source, for requests built from a
+    /// campaign's journal rather than by [`normal`](Self::normal).
+    pub(crate) fn nonce(&self) -> NonceStr {
+        self.inner.nonce.nonce()
+    }
+
     /// The transport.
     pub fn transport(&self) -> &T {
         &self.inner.transport

@@ -10,8 +10,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///
 /// None of these says anything about a packet: rows that were sent, rejected or left unknown
 /// are in the [`Report`](crate::campaign::Report), not here. When preparing a campaign fails
-/// ([`CampaignError::File`], [`CampaignError::Mismatch`], [`CampaignError::Options`]),
-/// nothing was sent and the journal was not changed.
+/// ([`CampaignError::File`], [`CampaignError::Mismatch`], [`CampaignError::OldJournal`],
+/// [`CampaignError::Options`]), nothing was sent and the journal was not changed.
 ///
 /// `Display` describes this level only; the cause is in `source()`.
 #[derive(Debug, thiserror::Error)]
@@ -60,15 +60,40 @@ pub enum CampaignError {
         /// The path given.
         path: PathBuf,
     },
-    /// The journal was made for another campaign: another merchant, another file or other
-    /// packet texts. Resuming it with these would send other packets under its billnos, so
-    /// nothing was sent. Use the original file and options, or a new journal.
+    /// The journal was made for another campaign: another merchant, another file, other
+    /// packet texts, or a client that gives other request fields than those journaled
+    /// (`wxappid`, `client_ip`, the default `send_name`: see
+    /// [`ClientFields`](crate::campaign::ClientFields)). Resuming it with these would send
+    /// other packets, or other fields, under its billnos, so nothing was sent and the journal
+    /// was not changed. Use the original file, options and merchant file, or a new journal.
     #[error("campaign journal `{}` belongs to another campaign: {difference}", path.display())]
     Mismatch {
         /// The journal file.
         path: PathBuf,
         /// What differs.
         difference: String,
+    },
+    /// The journal was written by an earlier version of this program (schema 1), which did
+    /// not journal the fields the requests take from the client (`wxappid`, `client_ip`, the
+    /// default `send_name`), and some of its rows were already attempted: their requests may
+    /// have carried other values than this client's, and re-entering a billno with other
+    /// business fields may be refused (`FATAL_ERROR`, `OPENID_ERROR`) for a packet that was
+    /// paid. Nothing was sent and the journal was not changed. Finish the campaign with the
+    /// version that created it and the merchant file it was started with, or settle its rows
+    /// one by one (`query` each billno). A schema-1 journal none of whose rows was ever
+    /// attempted is not refused: its first run journals the client's values.
+    #[error(
+        "campaign journal `{}` was written by an earlier version that did not record the \
+         wxappid, client_ip and send_name of its requests, and {attempted} of its rows were \
+         already attempted: resuming it could change those fields under a billno that may \
+         have been paid",
+        path.display()
+    )]
+    OldJournal {
+        /// The journal file.
+        path: PathBuf,
+        /// How many rows were attempted (not pending, or with an attempt).
+        attempted: u64,
     },
     /// Another process is running this campaign (its journal's lock file is held). Nothing
     /// was sent by this call.

@@ -1,11 +1,13 @@
 //! The campaign journal: an SQLite file holding the campaign, each row with its billno, every
 //! attempt and its outcome, and every run.
 //!
-//! Schema (version 1, `PRAGMA application_id = 0x57585250` "WXRP"):
+//! Schema (version 2 in `PRAGMA user_version`, `PRAGMA application_id = 0x57585250`
+//! "WXRP"):
 //!
 //! ```sql
 //! campaign (singleton = 1, mch_id, campaign_no, bill_date, wishing, act_name, remark,
-//!           send_name, scene_id, row_count, total_fen, created_unix_ms)
+//!           send_name, scene_id, row_count, total_fen, created_unix_ms,
+//!           wxappid, client_ip, resolved_send_name)
 //! rows     (row_no PRIMARY KEY, line, openid, amount_fen, mch_billno UNIQUE,
 //!           state IN ('pending','sending','sent','rejected','unknown'), attempts,
 //!           send_listid, err_code, handling_class, detail, updated_unix_ms)
@@ -13,6 +15,16 @@
 //!           outcome IN (NULL,'sent','rejected','unknown','not_sent','error'), err_code, detail)
 //! runs     (run_id, command, started_unix_ms, finished_unix_ms, elapsed_ms, settled)
 //! ```
+//!
+//! `send_name` is the template's (`NULL`: the client's default); `wxappid`, `client_ip` and
+//! `resolved_send_name` are the values every request carries that come from the client
+//! ([`ClientFields`]), resolved at creation.
+//!
+//! Version 1 (written by earlier versions) is version 2 without those three columns. It is
+//! read (for `status`) but never run as is: a run adopts the client's values into it (adds
+//! the columns, fills them, sets version 2, in one transaction) only if no row was ever
+//! attempted, and otherwise refuses it ([`CampaignError::OldJournal`]). Other versions are
+//! refused ([`CampaignError::Corrupt`]); a version-2 journal is refused by earlier versions.
 //!
 //! The campaign and all its rows, billnos included, are written in one transaction when the
 //! journal is created, before anything is sent. Each attempt is written (row state `sending`)
@@ -24,17 +36,29 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
-use wxpay_proto::{ActName, ErrCode, Fen, HandlingClass, MchBillno, MchId, OpenId, Remark};
-use wxpay_proto::{SceneId, SendName, Wishing};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+use wxpay_proto::{ActName, AppId, ClientIp, ErrCode, Fen, HandlingClass, MchBillno, MchId};
+use wxpay_proto::{OpenId, Remark, SceneId, SendName, Wishing};
 
 use super::error::CampaignError;
 use super::report::{Report, Tally};
-use super::{BillDate, PacketTemplate, RowState};
+use super::{BillDate, ClientFields, PacketTemplate, RowState};
 
 /// "WXRP": marks the file as a campaign journal.
 const APPLICATION_ID: i64 = 0x5758_5250;
-const SCHEMA_VERSION: i64 = 1;
+/// The schema this version writes: with the client fields.
+const SCHEMA_VERSION: i64 = 2;
+/// The schema of earlier versions: without the client fields.
+const SCHEMA_VERSION_WITHOUT_CLIENT_FIELDS: i64 = 1;
+
+/// What version 2 adds to version 1 (see [`Journal::adopt_fields`]).
+const CLIENT_FIELD_COLUMNS: &str = "
+ALTER TABLE campaign ADD COLUMN wxappid TEXT;
+ALTER TABLE campaign ADD COLUMN client_ip TEXT;
+ALTER TABLE campaign ADD COLUMN resolved_send_name TEXT;
+";
 
 const SCHEMA: &str = "
 CREATE TABLE campaign (
@@ -49,7 +73,10 @@ CREATE TABLE campaign (
     scene_id TEXT,
     row_count INTEGER NOT NULL,
     total_fen INTEGER NOT NULL,
-    created_unix_ms INTEGER NOT NULL
+    created_unix_ms INTEGER NOT NULL,
+    wxappid TEXT,
+    client_ip TEXT,
+    resolved_send_name TEXT
 );
 CREATE TABLE rows (
     row_no INTEGER PRIMARY KEY,
@@ -94,6 +121,8 @@ pub(crate) struct Meta {
     pub(crate) campaign_no: u32,
     pub(crate) bill_date: BillDate,
     pub(crate) template: PacketTemplate,
+    /// `None` only for a journal of schema 1 (the values were not journaled).
+    pub(crate) fields: Option<ClientFields>,
     pub(crate) row_count: u64,
     pub(crate) total: Fen,
     pub(crate) created_unix_ms: u64,
@@ -253,10 +282,13 @@ impl Journal {
                 "not a wxpay-redpack campaign journal",
             ));
         }
-        if version != SCHEMA_VERSION {
+        if version != SCHEMA_VERSION && version != SCHEMA_VERSION_WITHOUT_CLIENT_FIELDS {
             return Err(CampaignError::corrupt(
                 &self.path,
-                format!("schema version {version}, this program reads {SCHEMA_VERSION}"),
+                format!(
+                    "schema version {version}, this program reads \
+                     {SCHEMA_VERSION_WITHOUT_CLIENT_FIELDS} and {SCHEMA_VERSION}"
+                ),
             ));
         }
         type MetaRow = (
@@ -299,6 +331,11 @@ impl Journal {
         let Some(row) = row else {
             return Ok(None);
         };
+        let fields = if version == SCHEMA_VERSION {
+            Some(self.read_fields(&conn)?)
+        } else {
+            None
+        };
         let bad = |what: &str| CampaignError::corrupt(&self.path, format!("invalid {what}"));
         let (mch_id, no, date, wishing, act_name, remark, send_name, scene, count, total, at) = row;
         let template = PacketTemplate {
@@ -316,14 +353,108 @@ impl Journal {
             campaign_no: u32::try_from(no).map_err(|_| bad("campaign_no"))?,
             bill_date: BillDate::from_yyyymmdd(&date).ok_or_else(|| bad("bill_date"))?,
             template,
+            fields,
             row_count: u64::try_from(count).map_err(|_| bad("row_count"))?,
             total: Fen::new(u64::try_from(total).map_err(|_| bad("total_fen"))?),
             created_unix_ms: u64::try_from(at).map_err(|_| bad("created_unix_ms"))?,
         }))
     }
 
+    /// The client fields of a schema-2 journal.
+    fn read_fields(&self, conn: &Connection) -> Result<ClientFields, CampaignError> {
+        let (wxappid, client_ip, send_name): (Option<String>, Option<String>, Option<String>) =
+            conn.query_row(
+                "SELECT wxappid, client_ip, resolved_send_name FROM campaign WHERE singleton = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(self.err("read the campaign"))?;
+        let bad = |what: &str| CampaignError::corrupt(&self.path, format!("invalid {what}"));
+        Ok(ClientFields {
+            wxappid: wxappid
+                .map(AppId::new)
+                .and_then(Result::ok)
+                .ok_or_else(|| bad("wxappid"))?,
+            client_ip: client_ip
+                .map(ClientIp::new)
+                .and_then(Result::ok)
+                .ok_or_else(|| bad("client_ip"))?,
+            send_name: send_name
+                .map(SendName::new)
+                .and_then(Result::ok)
+                .ok_or_else(|| bad("resolved_send_name"))?,
+        })
+    }
+
+    /// How many rows were ever attempted: not pending, or with an attempt recorded.
+    pub(crate) fn attempted_rows(&self) -> Result<u64, CampaignError> {
+        let conn = self.lock();
+        count_attempted(&conn).map_err(self.err("read the rows"))
+    }
+
+    /// Makes a schema-1 journal schema 2 with `fields` as its client fields, in one
+    /// transaction, if no row was ever attempted (checked in the transaction); returns the
+    /// journal's client fields. A journal already at schema 2 (another run adopted it) is
+    /// left as it is and its fields are returned.
+    pub(crate) fn adopt_fields(
+        &self,
+        fields: &ClientFields,
+    ) -> Result<ClientFields, CampaignError> {
+        const ACTION: &str = "record the client fields";
+        let mut conn = self.lock();
+        // Immediate: no other connection writes between the check and the change.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err(ACTION))?;
+        let version: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(self.err(ACTION))?;
+        if version == SCHEMA_VERSION {
+            return self.read_fields(&tx);
+        }
+        if version != SCHEMA_VERSION_WITHOUT_CLIENT_FIELDS {
+            return Err(CampaignError::corrupt(
+                &self.path,
+                format!("schema version {version}"),
+            ));
+        }
+        let attempted = count_attempted(&tx).map_err(self.err(ACTION))?;
+        if attempted > 0 {
+            return Err(CampaignError::OldJournal {
+                path: self.path.clone(),
+                attempted,
+            });
+        }
+        let write = |tx: &Transaction<'_>| -> rusqlite::Result<()> {
+            tx.execute_batch(CLIENT_FIELD_COLUMNS)?;
+            tx.execute(
+                "UPDATE campaign SET wxappid = ?1, client_ip = ?2, resolved_send_name = ?3
+                 WHERE singleton = 1",
+                params![
+                    fields.wxappid.as_str(),
+                    fields.client_ip.as_str(),
+                    fields.send_name.as_str()
+                ],
+            )?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        };
+        write(&tx).map_err(self.err(ACTION))?;
+        tx.commit().map_err(self.err(ACTION))?;
+        tracing::info!(
+            journal = %self.path.display(),
+            wxappid = %fields.wxappid,
+            client_ip = %fields.client_ip,
+            send_name = %fields.send_name,
+            "schema-1 campaign journal: no row was attempted, the client's fields are journaled"
+        );
+        Ok(fields.clone())
+    }
+
     /// Writes the schema, the campaign and every row with its billno, in one transaction.
     pub(crate) fn create(&self, meta: &Meta, rows: &[NewRow<'_>]) -> Result<(), CampaignError> {
+        let fields = meta.fields.as_ref().ok_or_else(|| {
+            CampaignError::options("a campaign is created with its client fields")
+        })?;
         let mut conn = self.lock();
         let write = |tx: &Transaction<'_>| -> rusqlite::Result<()> {
             tx.execute_batch(SCHEMA)?;
@@ -332,8 +463,9 @@ impl Journal {
             let t = &meta.template;
             tx.execute(
                 "INSERT INTO campaign (singleton, mch_id, campaign_no, bill_date, wishing,
-                     act_name, remark, send_name, scene_id, row_count, total_fen, created_unix_ms)
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     act_name, remark, send_name, scene_id, row_count, total_fen, created_unix_ms,
+                     wxappid, client_ip, resolved_send_name)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 params![
                     meta.mch_id.as_str(),
                     i64::from(meta.campaign_no),
@@ -346,6 +478,9 @@ impl Journal {
                     to_i64(meta.row_count),
                     to_i64(meta.total.get()),
                     to_i64(meta.created_unix_ms),
+                    fields.wxappid.as_str(),
+                    fields.client_ip.as_str(),
+                    fields.send_name.as_str(),
                 ],
             )?;
             let mut insert = tx.prepare(
@@ -660,6 +795,18 @@ impl Journal {
         report.settled = u64::try_from(settled).unwrap_or(0);
         Ok(report)
     }
+}
+
+/// Rows not pending, or with an attempt recorded.
+fn count_attempted(conn: &Connection) -> rusqlite::Result<u64> {
+    let count: i64 = conn.query_row(
+        "SELECT count(*) FROM rows
+         WHERE state <> 'pending' OR attempts > 0
+            OR row_no IN (SELECT row_no FROM attempts)",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(count).unwrap_or(0))
 }
 
 /// SQLite integers are signed: amounts, times and counts this large never occur, and are

@@ -11,20 +11,31 @@
 //!   (Beijing seconds of the day / 10);
 //! - checks every row as the client checks a send (amount range, `scene_id`, formats) and
 //!   sends nothing unless all pass;
-//! - writes the campaign and every row with its billno to an SQLite journal in one
-//!   transaction **before** the first request; journals each attempt (row `sending`) before
-//!   its request and its outcome after;
-//! - sends each row with [`RedpackClient::send_reliably`] (same billno on every retry,
-//!   settled with `gethbinfo`), at most [`RunOptions::rate_per_minute`] a minute (default
-//!   1800, evenly spaced) and [`RunOptions::concurrency`] at a time;
+//! - writes the campaign (its texts and the [`ClientFields`] its requests take from the
+//!   client: `wxappid`, `client_ip`, the resolved `send_name`) and every row with its billno
+//!   to an SQLite journal in one transaction **before** the first request; journals each
+//!   attempt (row `sending`) before its request and its outcome after;
+//! - builds each row's request from the journal alone (the client adds the nonce and the
+//!   signature) and sends it with [`RedpackClient::send_reliably`] (same billno and the same
+//!   business fields on every retry and every resume, settled with `gethbinfo`), at most
+//!   [`RunOptions::rate_per_minute`] a minute (default 1800, evenly spaced) and
+//!   [`RunOptions::concurrency`] at a time;
 //! - reports sent / rejected by code / unknown / pending, counts and amounts, time and rate
 //!   ([`Report`]).
 //!
 //! # Resuming and crashes
 //!
-//! Run the same campaign again (same file, same journal) after a crash — `kill -9` at any
-//! moment — and it finishes what is left and sends nothing twice:
+//! Run the same campaign again (same file, same journal, same merchant settings) after a
+//! crash — `kill -9` at any moment — and it finishes what is left and sends nothing twice:
 //!
+//! - a resume checks the journal against what it is given, and sends nothing if one differs
+//!   ([`CampaignError::Mismatch`], naming what differs): the merchant (`mch_id`), the rows
+//!   (openids and amounts, in order), the campaign number, the texts, and the client's
+//!   appid, `client_ip` and default `send_name` (when the template sets none). A billno is
+//!   thus re-entered only with the business fields of its first attempt (spec §5: another
+//!   `re_openid` or `total_amount` is `FATAL_ERROR`, other changes undocumented). A journal
+//!   of an earlier version, which did not keep the client's fields, is resumed only if no
+//!   row was ever attempted ([`CampaignError::OldJournal`] otherwise);
 //! - a crash before the creation transaction commits leaves no campaign: the rerun creates
 //!   it;
 //! - afterwards every row has its billno in the journal, and a rerun **never mints a new
@@ -82,13 +93,13 @@ mod report;
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::task::JoinSet;
 use wxpay_proto::{
-    ActName, ErrCode, Fen, HandlingClass, MchBillno, MchId, Remark, SceneId, SendName, Status,
-    Wishing,
+    ActName, AppId, ClientIp, ErrCode, Fen, HandlingClass, MchBillno, MchId, NonceStr, Remark,
+    SceneId, SendName, Status, Wishing, sendredpack,
 };
 use wxpay_transport::Transport;
 
@@ -103,7 +114,7 @@ use crate::client::RedpackClient;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::outcome::{Confirmation, QueryOutcome, SendOutcome};
-use crate::packet::{RedPacket, SendRequest};
+use crate::packet::SendRequest;
 use crate::retry::RetryPolicy;
 use journal::{Finished, Journal, Meta, NewRow};
 use limiter::RateLimiter;
@@ -184,7 +195,8 @@ pub struct PacketTemplate {
     pub act_name: ActName,
     /// `remark`.
     pub remark: Remark,
-    /// `send_name`; the client's default when `None`.
+    /// `send_name`; the client's default when `None`, resolved when the campaign is created
+    /// and journaled with it ([`ClientFields::send_name`]).
     pub send_name: Option<SendName>,
     /// `scene_id` (required for amounts below 1 or above 200 yuan).
     pub scene_id: Option<SceneId>,
@@ -215,23 +227,131 @@ impl PacketTemplate {
         self.scene_id = Some(scene_id);
         self
     }
+}
 
-    fn packet(&self, mch_billno: MchBillno, row: &CampaignRowRef<'_>) -> RedPacket {
-        let mut packet = RedPacket::new(
+/// The business fields of a campaign's requests that come from the client's configuration,
+/// not from a row or the [`PacketTemplate`]: resolved when the campaign is created and
+/// journaled with it.
+///
+/// Every request of the campaign carries these values, on every attempt and after any
+/// resume, so that a billno is always re-entered with byte-identical business fields (the
+/// server answers `FATAL_ERROR` to a billno re-entered with another openid or amount, and
+/// nothing documented to other changes: spec §5). A client configured with other values is
+/// refused ([`CampaignError::Mismatch`]). Campaigns send no `risk_info` and none of the
+/// service-provider fields (`sub_mch_id`, `msgappid`, `consume_mch_id`); `mch_id` is
+/// journaled and checked on its own, `total_num` is always 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientFields {
+    /// `wxappid`: the client's Official Account appid.
+    pub wxappid: AppId,
+    /// `client_ip`: the client's.
+    pub client_ip: ClientIp,
+    /// `send_name`: the template's, else the client's default.
+    pub send_name: SendName,
+}
+
+impl ClientFields {
+    /// The values `client` gives the requests of `template`.
+    fn of<T: Transport>(
+        client: &RedpackClient<T>,
+        template: &PacketTemplate,
+    ) -> Result<Self, CampaignError> {
+        let send_name = template
+            .send_name
+            .as_ref()
+            .or(client.default_send_name())
+            .cloned()
+            .ok_or(CampaignError::Client(Error::Unsupported {
+                field: "send_name",
+                reason: "is not set: give one in the template or a default on the client",
+            }))?;
+        Ok(Self {
+            wxappid: client.appid().clone(),
+            client_ip: client.client_ip().clone(),
+            send_name,
+        })
+    }
+
+    /// How `client` (with `template`) differs from these values, naming each field and both
+    /// values; `None` when it gives the same. None of these fields is a secret.
+    fn difference<T: Transport>(
+        &self,
+        client: &RedpackClient<T>,
+        template: &PacketTemplate,
+    ) -> Option<String> {
+        let send_name = template.send_name.as_ref().or(client.default_send_name());
+        let fields: [(&str, &str, Option<&str>); 3] = [
+            (
+                "wxappid",
+                self.wxappid.as_str(),
+                Some(client.appid().as_str()),
+            ),
+            (
+                "client_ip",
+                self.client_ip.as_str(),
+                Some(client.client_ip().as_str()),
+            ),
+            (
+                "send_name",
+                self.send_name.as_str(),
+                send_name.map(SendName::as_str),
+            ),
+        ];
+        let differences: Vec<String> = fields
+            .iter()
+            .filter(|(_, journaled, given)| Some(*journaled) != *given)
+            .map(|(name, journaled, given)| {
+                format!(
+                    "its requests carry {name} {journaled:?}, the client gives {}",
+                    given.map_or("none".to_owned(), |v| format!("{v:?}"))
+                )
+            })
+            .collect();
+        if differences.is_empty() {
+            None
+        } else {
+            Some(differences.join("; "))
+        }
+    }
+}
+
+/// Everything a campaign's requests hold besides the row and the nonce, as journaled.
+#[derive(Debug, Clone)]
+struct RequestBasis {
+    mch_id: MchId,
+    template: PacketTemplate,
+    fields: ClientFields,
+}
+
+impl RequestBasis {
+    /// The `sendredpack` request of a row: every field from the journal (the campaign's
+    /// merchant, texts and client fields; the row's billno, openid and amount), only
+    /// `nonce_str` (not a business field) from the client. It cannot differ from one attempt,
+    /// run or configuration to the next.
+    fn request(
+        &self,
+        nonce: NonceStr,
+        mch_billno: MchBillno,
+        row: &CampaignRowRef<'_>,
+    ) -> SendRequest {
+        let t = &self.template;
+        let f = &self.fields;
+        let mut request = sendredpack::Request::new(
+            nonce,
             mch_billno,
+            self.mch_id.clone(),
+            f.wxappid.clone(),
+            f.send_name.clone(),
             row.openid.clone(),
             row.amount,
-            self.wishing.clone(),
-            self.act_name.clone(),
-            self.remark.clone(),
+            t.wishing.clone(),
+            f.client_ip.clone(),
+            t.act_name.clone(),
+            t.remark.clone(),
         );
-        if let Some(name) = &self.send_name {
-            packet = packet.with_send_name(name.clone());
-        }
-        if let Some(scene) = &self.scene_id {
-            packet = packet.with_scene_id(scene.clone());
-        }
-        packet
+        request.scene_id.clone_from(&t.scene_id);
+        request.into()
     }
 }
 
@@ -405,6 +525,8 @@ pub struct Progress {
 pub struct Campaign {
     journal: Arc<Journal>,
     meta: Meta,
+    /// The client fields a run adopted into a schema-1 journal (whose `meta` has none).
+    adopted: OnceLock<ClientFields>,
     created: bool,
 }
 
@@ -431,24 +553,40 @@ impl Campaign {
     /// there.
     ///
     /// Creating: takes today's date (Beijing time, by the client's clock) and
-    /// `campaign_no` (or [`default_campaign_no`]), derives each row's billno, checks every
-    /// row as the client checks a send, and only then writes the campaign and all its rows
-    /// in one transaction. The number is recorded in the journal directory's [`REGISTRY`]:
-    /// a default number another campaign of the merchant there has that day is moved to the
-    /// next free one, and an explicit one is refused. Campaigns whose journals are in
-    /// different directories, or on different machines, need numbers chosen apart. Resuming: checks that the journal is this merchant's, that the
-    /// file has the same rows (openids and amounts, in order) and that the texts are the
-    /// same, then checks the rows again.
+    /// `campaign_no` (or [`default_campaign_no`]), derives each row's billno, resolves the
+    /// fields the requests take from the client ([`ClientFields`]: `wxappid`, `client_ip`,
+    /// and `send_name` when the template sets none), checks every row as the client checks a
+    /// send, and only then writes the campaign (its texts and client fields) and all its
+    /// rows in one transaction. The number is recorded in the journal directory's
+    /// [`REGISTRY`]: a default number another campaign of the merchant there has that day is
+    /// moved to the next free one, and an explicit one is refused. Campaigns whose journals
+    /// are in different directories, or on different machines, need numbers chosen apart.
+    ///
+    /// Resuming: checks that the journal is this merchant's, that the file has the same rows
+    /// (openids and amounts, in order), that the texts are the same and that the client
+    /// gives the journaled [`ClientFields`] (its appid, its `client_ip`, and its default
+    /// `send_name` when the template sets none), then checks the rows again. Every request
+    /// of the campaign is built from the journal, so a billno is re-entered with the very
+    /// business fields of its first attempt.
+    ///
+    /// A journal of schema 1 (written by an earlier version, which did not journal the
+    /// client fields) is resumed only if none of its rows was ever attempted: its first run
+    /// then journals this client's values (the journal becomes schema 2). If any row was
+    /// attempted, it is refused with [`CampaignError::OldJournal`]: its requests may have
+    /// carried other values, and nothing says which.
     ///
     /// Nothing is sent here.
     ///
     /// # Errors
     ///
     /// [`CampaignError::File`] for rows that break a rule (with their line numbers),
-    /// [`CampaignError::Mismatch`] for a journal of another campaign,
-    /// [`CampaignError::Options`] for a campaign number over [`MAX_CAMPAIGN_NO`] or taken
-    /// by another campaign of the directory, or an `mch_id` too long for the billno, [`CampaignError::Busy`] when another process is
-    /// creating the campaign (it holds the run lock, `<journal>.lock`),
+    /// [`CampaignError::Mismatch`] for a journal of another campaign or of other client
+    /// fields (naming the field and both values), [`CampaignError::OldJournal`] for a
+    /// schema-1 journal with attempted rows, [`CampaignError::Client`] when neither the
+    /// template nor the client gives a `send_name`, [`CampaignError::Options`] for a
+    /// campaign number over [`MAX_CAMPAIGN_NO`] or taken by another campaign of the
+    /// directory, or an `mch_id` too long for the billno, [`CampaignError::Busy`] when
+    /// another process is creating the campaign (it holds the run lock, `<journal>.lock`),
     /// [`CampaignError::Journal`] / [`CampaignError::Corrupt`] for a journal that cannot be
     /// used. The journal is unchanged on error.
     pub fn prepare<T: Transport>(
@@ -502,7 +640,12 @@ impl Campaign {
                 (row.line, r, billno)
             })
             .collect();
-        check_rows(client, template, &rows)?;
+        let basis = RequestBasis {
+            mch_id: client.mch_id().clone(),
+            template: template.clone(),
+            fields: ClientFields::of(client, template)?,
+        };
+        check_rows(client, &basis, &rows)?;
 
         let journal = match existing {
             Some(journal) => journal,
@@ -526,6 +669,7 @@ impl Campaign {
             campaign_no: number,
             bill_date: date,
             template: template.clone(),
+            fields: Some(basis.fields),
             row_count: u64::try_from(file.rows().len()).unwrap_or(u64::MAX),
             total: file.total().ok_or_else(|| {
                 CampaignError::options("the amounts add up to more than a u64 of fen")
@@ -555,6 +699,7 @@ impl Campaign {
         Ok(Self {
             journal: Arc::new(journal),
             meta,
+            adopted: OnceLock::new(),
             created: true,
         })
     }
@@ -617,6 +762,29 @@ impl Campaign {
                 ));
             }
         }
+        let fields = match &meta.fields {
+            Some(fields) => {
+                if let Some(difference) = fields.difference(client, &meta.template) {
+                    return Err(CampaignError::mismatch(&path, difference));
+                }
+                fields.clone()
+            }
+            // Schema 1: the values the requests carried were not journaled. Safe to adopt
+            // this client's only while no row was ever attempted (the first run journals
+            // them, under the run lock, checking that again).
+            None => {
+                let attempted = journal.attempted_rows()?;
+                if attempted > 0 {
+                    return Err(CampaignError::OldJournal { path, attempted });
+                }
+                ClientFields::of(client, &meta.template)?
+            }
+        };
+        let basis = RequestBasis {
+            mch_id: meta.mch_id.clone(),
+            template: meta.template.clone(),
+            fields,
+        };
         let checks: Vec<(usize, CampaignRowRef<'_>, &MchBillno)> = rows
             .iter()
             .filter(|row| !row.state.is_settled())
@@ -628,7 +796,7 @@ impl Campaign {
                 (row.line, r, &row.mch_billno)
             })
             .collect();
-        check_rows(client, &meta.template, &checks)?;
+        check_rows(client, &basis, &checks)?;
         tracing::info!(
             journal = %path.display(),
             campaign = %CampaignId { date: meta.bill_date, number: meta.campaign_no },
@@ -637,11 +805,14 @@ impl Campaign {
         Ok(Self {
             journal: Arc::new(journal),
             meta,
+            adopted: OnceLock::new(),
             created: false,
         })
     }
 
     /// Opens the campaign in an existing journal (for its report, or to reconcile it).
+    /// Opening checks nothing against a client (there is none): [`run`](Self::run) and
+    /// [`reconcile`](Self::reconcile) check theirs as [`prepare`](Self::prepare) does.
     ///
     /// # Errors
     ///
@@ -652,6 +823,7 @@ impl Campaign {
         Ok(Self {
             journal: Arc::new(journal),
             meta,
+            adopted: OnceLock::new(),
             created: false,
         })
     }
@@ -682,6 +854,12 @@ impl Campaign {
     /// The packet texts.
     pub fn template(&self) -> &PacketTemplate {
         &self.meta.template
+    }
+
+    /// The fields every request takes from the client, as journaled: `None` only for a
+    /// journal of schema 1 (written by an earlier version) that no run has adopted yet.
+    pub fn client_fields(&self) -> Option<&ClientFields> {
+        self.meta.fields.as_ref().or_else(|| self.adopted.get())
     }
 
     /// The number of rows.
@@ -754,15 +932,24 @@ impl Campaign {
     /// `observer` after each row is journaled. Returns the report of the journal, with this
     /// run's time and settled rows.
     ///
+    /// Every request is built from the journal (texts, [`ClientFields`], the row's billno,
+    /// openid and amount); the client gives only the nonce, the signature and the
+    /// connection. Before anything is sent, the client must be of the campaign's merchant and
+    /// give the journaled client fields. On a schema-1 journal none of whose rows was ever
+    /// attempted, the run first journals this client's fields (see [`prepare`](Self::prepare)).
+    ///
     /// Needs a Tokio runtime (rows are sent from tasks).
     ///
     /// # Errors
     ///
     /// [`CampaignError::Options`] for a zero rate or concurrency, [`CampaignError::Client`]
-    /// for an invalid retry policy, [`CampaignError::Mismatch`] for a client of another
-    /// merchant, [`CampaignError::Busy`] when another process is running the campaign (a run
-    /// holds an advisory lock on `<journal>.lock`), [`CampaignError::Journal`] when the journal cannot be written (the run stops
-    /// starting rows, lets those in flight finish, and the next run resumes), and
+    /// for an invalid retry policy (or no `send_name` to adopt), [`CampaignError::Mismatch`]
+    /// for a client of another merchant or of other client fields (naming the field and both
+    /// values; nothing sent, the journal unchanged), [`CampaignError::OldJournal`] for a
+    /// schema-1 journal with attempted rows, [`CampaignError::Busy`] when another process is
+    /// running the campaign (a run holds an advisory lock on `<journal>.lock`),
+    /// [`CampaignError::Journal`] when the journal cannot be written (the run stops starting
+    /// rows, lets those in flight finish, and the next run resumes), and
     /// [`CampaignError::Task`] if a task ended abnormally.
     pub async fn run<T, F>(
         &self,
@@ -821,7 +1008,28 @@ impl Campaign {
                 ),
             ));
         }
+        let template = &self.meta.template;
+        let mismatch = |fields: &ClientFields| match fields.difference(client, template) {
+            Some(difference) => Err(CampaignError::mismatch(self.path(), difference)),
+            None => Ok(()),
+        };
+        if let Some(fields) = &self.meta.fields {
+            mismatch(fields)?;
+        }
         let _lock = RunLock::acquire(self.path())?;
+        let fields = match &self.meta.fields {
+            Some(fields) => fields.clone(),
+            None => {
+                // Schema 1: adopt this client's fields if no row was ever attempted (checked
+                // again in the adopting transaction, under the run lock). Another run may
+                // have adopted other values since this campaign was opened.
+                let adopted = self
+                    .journal
+                    .adopt_fields(&ClientFields::of(client, template)?)?;
+                mismatch(&adopted)?;
+                self.adopted.get_or_init(|| adopted).clone()
+            }
+        };
         // The rows are chosen under the lock: read before it, they could be those of a run
         // that ended in between (and a row it rejected would be sent again).
         let rows = match mode {
@@ -836,7 +1044,11 @@ impl Campaign {
             journal: Arc::clone(&self.journal),
             limiter: RateLimiter::per_minute(options.rate_per_minute, Arc::clone(&clock)),
             policy: options.retry.clone(),
-            template: self.meta.template.clone(),
+            basis: RequestBasis {
+                mch_id: self.meta.mch_id.clone(),
+                template: template.clone(),
+                fields,
+            },
             clock: Arc::clone(&clock),
             run_id,
             mode,
@@ -922,7 +1134,8 @@ struct RowContext<T> {
     journal: Arc<Journal>,
     limiter: RateLimiter,
     policy: RetryPolicy,
-    template: PacketTemplate,
+    /// The journaled fields every request is built from.
+    basis: RequestBasis,
     clock: Arc<dyn Clock>,
     run_id: i64,
     mode: Mode,
@@ -934,17 +1147,16 @@ async fn process_row<T: Transport + 'static>(
     context: Arc<RowContext<T>>,
     mut row: JournalRow,
 ) -> Result<JournalRow, CampaignError> {
-    let packet = context.template.packet(
+    // Built from the journal alone (the client gives the nonce): every attempt of the row,
+    // in this run or any other, carries the same business fields.
+    let request = context.basis.request(
+        context.client.nonce(),
         row.mch_billno.clone(),
         &CampaignRowRef {
             openid: &row.openid,
             amount: row.amount,
         },
     );
-    let request = context
-        .client
-        .normal(&packet)
-        .map_err(CampaignError::Client)?;
     context.limiter.acquire().await;
     let attempt =
         context
@@ -1028,7 +1240,11 @@ async fn reconcile<T: Transport>(
     back_to: RowState,
     earlier: Option<&'static str>,
 ) -> Finished {
-    match context.client.query(&row.mch_billno).await {
+    match context
+        .client
+        .query_with_appid(&row.mch_billno, &context.basis.fields.wxappid)
+        .await
+    {
         Ok(QueryOutcome::Found(record))
             if record
                 .total_amount
@@ -1099,18 +1315,17 @@ fn apply(row: &mut JournalRow, finished: Finished) {
     }
 }
 
-/// Checks every row's request as the client checks a send; collects the problems by line.
+/// Checks every row's request, built as a run builds it, as the client checks a send;
+/// collects the problems by line.
 fn check_rows<T: Transport>(
     client: &RedpackClient<T>,
-    template: &PacketTemplate,
+    basis: &RequestBasis,
     rows: &[(usize, CampaignRowRef<'_>, &MchBillno)],
 ) -> Result<(), CampaignError> {
     let mut errors = Vec::new();
     for (line, row, mch_billno) in rows {
-        let packet = template.packet((*mch_billno).clone(), row);
-        let checked = client
-            .normal(&packet)
-            .and_then(|request| client.check(&request));
+        let request = basis.request(client.nonce(), (*mch_billno).clone(), row);
+        let checked = client.check(&request);
         match checked {
             Ok(()) => {}
             Err(Error::Invalid { field, source }) => errors.push(LineError {

@@ -12,12 +12,14 @@ use bytes::Bytes;
 use wxpay_mock::{
     ClockMode, FaultAction, FaultApi, FaultPlan, FaultRule, FaultStage, MerchantConfig, MockServer,
 };
-use wxpay_proto::{ActName, Fen, OpenId, RawMessage, Remark, Wishing};
+use wxpay_proto::{ActName, Fen, MchId, OpenId, RawMessage, Remark, SendName, Wishing};
 use wxpay_redpack::campaign::{
     Campaign, CampaignError, CampaignFile, CampaignRow, LineProblem, PacketTemplate, ParseOptions,
-    RowState, RunOptions, Tally, Verdict,
+    RowState, RunOptions, Tally, Verdict, campaign_billno,
 };
-use wxpay_redpack::{BillDate, ManualClock, RedpackClient, RedpackClientBuilder, RetryPolicy};
+use wxpay_redpack::{
+    BillDate, DEFAULT_CLIENT_IP, ManualClock, RedpackClient, RedpackClientBuilder, RetryPolicy,
+};
 use wxpay_transport::CapturingTransport;
 use wxpay_transport::{HttpsTransport, Response, SimulatedFailure, Transport, TransportError};
 
@@ -948,4 +950,448 @@ async fn campaigns_created_at_the_same_moment_in_one_directory_never_share_billn
         "1900000109 20260101 2880\n1900000109 20260101 2881\n\
          1900000109 20260101 7\n1900000109 20260102 2880\n"
     );
+}
+
+/// Wraps a transport and keeps the body of every `sendredpack` request it posts.
+#[derive(Clone)]
+struct Recording<T> {
+    inner: T,
+    bodies: Arc<Mutex<Vec<String>>>,
+}
+
+impl<T> Recording<T> {
+    fn new(inner: T) -> Self {
+        Self {
+            inner,
+            bodies: Arc::default(),
+        }
+    }
+
+    /// The bodies posted for `billno`, in order.
+    fn bodies_of(&self, billno: &str) -> Vec<String> {
+        self.bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|body| billno_of(body.as_bytes()) == billno)
+            .cloned()
+            .collect()
+    }
+}
+
+impl<T: Transport> Transport for Recording<T> {
+    async fn post(&self, path: &str, body: Bytes) -> Result<Response, TransportError> {
+        if path.ends_with("/sendredpack") {
+            let text = String::from_utf8(body.to_vec()).unwrap();
+            self.bodies.lock().unwrap().push(text);
+        }
+        self.inner.post(path, body).await
+    }
+}
+
+/// A body without its `nonce_str` and `sign` elements (per request, not business fields).
+fn business_part(body: &str) -> String {
+    let mut text = body.to_owned();
+    for element in ["nonce_str", "sign"] {
+        let (open, close) = (format!("<{element}>"), format!("</{element}>"));
+        let start = text.find(&open).expect("the element is in the body");
+        let end = text[start..].find(&close).unwrap() + start + close.len();
+        text.replace_range(start..end, "");
+    }
+    text
+}
+
+/// The mock's answers to each request of `billno`, in order.
+fn answers_of(mock: &MockServer, billno: &str) -> Vec<String> {
+    mock.requests()
+        .into_iter()
+        .filter(|r| {
+            r.mch_billno.as_deref() == Some(billno) && r.api.as_deref() == Some("sendredpack")
+        })
+        .map(|r| r.outcome)
+        .collect()
+}
+
+/// Every answer after the commit is lost, `n` times: the packets are paid, the rows unknown.
+fn answers_lost(n: u32) -> FaultPlan {
+    FaultPlan {
+        seed: 1,
+        rules: vec![
+            FaultRule::new(
+                FaultApi::SendRedpack,
+                FaultStage::AfterCommit,
+                FaultAction::Reset,
+            )
+            .times(n),
+        ],
+    }
+}
+
+#[tokio::test]
+async fn a_campaign_resumed_with_another_appid_client_ip_or_send_name_is_refused_naming_the_field_and_nothing_is_sent()
+ {
+    // Arrange: both rows paid, their answers lost: unknown rows, to be re-entered.
+    let mock = mock().await;
+    mock.set_faults(answers_lost(2));
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let path = journal_path(&dir);
+    let file = rows(2, 100);
+    let original = client(&mock, &clock);
+    let campaign = Campaign::prepare(&path, &original, &file, &template(), Some(1)).unwrap();
+    let first = campaign
+        .run(&original, &RunOptions::default().retry(one_shot()), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(first.unknown.count, 2);
+    drop(campaign);
+    mock.clear_faults();
+    let requests = mock.requests().len();
+    let packets = packets_in_ledger(&mock);
+    let journal = std::fs::read(&path).unwrap();
+    let appid = mock.default_merchant().appid().to_owned();
+    let edited = [
+        (
+            "wxappid",
+            builder(&mock, &clock).appid("wx0000000000000000"),
+            appid.as_str(),
+            "wx0000000000000000",
+        ),
+        (
+            "client_ip",
+            builder(&mock, &clock).client_ip("10.9.8.7"),
+            DEFAULT_CLIENT_IP,
+            "10.9.8.7",
+        ),
+        (
+            "send_name",
+            builder(&mock, &clock).send_name("另一个商户"),
+            "测试商户",
+            "另一个商户",
+        ),
+    ];
+
+    for (field, builder, journaled, given) in edited {
+        let other = builder.build().unwrap();
+
+        // Act: prepare (the CLI's batch), and run and reconcile an opened journal.
+        let prepared = Campaign::prepare(&path, &other, &file, &template(), None).unwrap_err();
+        let opened = Campaign::open(&path).unwrap();
+        let run = opened
+            .run(&other, &RunOptions::default(), |_| {})
+            .await
+            .unwrap_err();
+        let reconciled = opened
+            .reconcile(&other, &RunOptions::default(), |_| {})
+            .await
+            .unwrap_err();
+        drop(opened);
+
+        // Assert
+        for error in [prepared, run, reconciled] {
+            assert!(matches!(error, CampaignError::Mismatch { .. }), "{error:?}");
+            let text = error.to_string();
+            assert!(
+                text.contains(&format!(
+                    "its requests carry {field} {journaled:?}, the client gives {given:?}"
+                )),
+                "{text}"
+            );
+        }
+    }
+    assert_eq!(mock.requests().len(), requests, "nothing was sent");
+    assert_eq!(packets_in_ledger(&mock), packets);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        journal,
+        "the journal is unchanged"
+    );
+
+    // The original configuration still resumes it, to one packet per row.
+    let resumed = Campaign::prepare(&path, &original, &file, &template(), None).unwrap();
+    let report = resumed
+        .run(&original, &RunOptions::default(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.verdict(), Verdict::AllSent);
+    assert_one_packet_per_row(&mock, &resumed);
+}
+
+#[tokio::test]
+async fn a_resumed_campaign_reenters_each_billno_with_byte_identical_business_fields() {
+    // Arrange: three rows paid, their answers lost; then the process is gone.
+    let mock = mock().await;
+    mock.set_faults(answers_lost(3));
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let path = journal_path(&dir);
+    let file = rows(3, 100);
+    let recording = Recording::new(https(&mock, &clock));
+    let before_crash = client_over(&mock, &clock, recording.clone());
+    let campaign = Campaign::prepare(&path, &before_crash, &file, &template(), Some(1)).unwrap();
+    let first = campaign
+        .run(
+            &before_crash,
+            &RunOptions::default().retry(one_shot()),
+            |_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.unknown.count, 3);
+    drop((campaign, before_crash));
+
+    // Act: a new process with the same settings resumes the campaign.
+    let after_crash = client_over(&mock, &clock, recording.clone());
+    let resumed = Campaign::prepare(&path, &after_crash, &file, &template(), None).unwrap();
+    let report = resumed
+        .run(&after_crash, &RunOptions::default(), |_| {})
+        .await
+        .unwrap();
+
+    // Assert: each billno's re-entry is its first request but for nonce_str and sign, and
+    // the mock replayed it (one packet each).
+    assert_eq!(report.verdict(), Verdict::AllSent);
+    for row in resumed.rows().unwrap() {
+        let billno = row.mch_billno.as_str();
+        let bodies = recording.bodies_of(billno);
+        assert_eq!(bodies.len(), 2, "{billno}");
+        assert_eq!(business_part(&bodies[0]), business_part(&bodies[1]));
+        assert_ne!(bodies[0], bodies[1], "two requests, each with its nonce");
+        assert_eq!(
+            answers_of(&mock, billno).last().map(String::as_str),
+            Some("REPLAY")
+        );
+    }
+    assert_one_packet_per_row(&mock, &resumed);
+}
+
+#[tokio::test]
+async fn a_send_name_set_by_the_template_is_kept_when_the_clients_default_changes() {
+    // Arrange
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let path = journal_path(&dir);
+    let file = rows(2, 100);
+    let named = template().with_send_name(SendName::new("模板商户").unwrap());
+    Campaign::prepare(&path, &client(&mock, &clock), &file, &named, Some(1)).unwrap();
+    let recording = Recording::new(https(&mock, &clock));
+    let other_default = builder(&mock, &clock)
+        .send_name("另一个商户")
+        .build_with_transport(recording.clone())
+        .unwrap();
+
+    // Act
+    let resumed = Campaign::prepare(&path, &other_default, &file, &named, None).unwrap();
+    let report = resumed
+        .run(&other_default, &RunOptions::default(), |_| {})
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(report.verdict(), Verdict::AllSent);
+    assert_eq!(
+        resumed.client_fields().unwrap().send_name.as_str(),
+        "模板商户"
+    );
+    for row in resumed.rows().unwrap() {
+        let body = &recording.bodies_of(row.mch_billno.as_str())[0];
+        let raw = RawMessage::parse(body.as_bytes()).unwrap();
+        assert_eq!(raw.text("send_name"), Some("模板商户"));
+    }
+}
+
+/// The schema earlier versions wrote (version 1): no client fields.
+const SCHEMA_1: &str = "
+CREATE TABLE campaign (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    mch_id TEXT NOT NULL,
+    campaign_no INTEGER NOT NULL,
+    bill_date TEXT NOT NULL,
+    wishing TEXT NOT NULL,
+    act_name TEXT NOT NULL,
+    remark TEXT NOT NULL,
+    send_name TEXT,
+    scene_id TEXT,
+    row_count INTEGER NOT NULL,
+    total_fen INTEGER NOT NULL,
+    created_unix_ms INTEGER NOT NULL
+);
+CREATE TABLE rows (
+    row_no INTEGER PRIMARY KEY,
+    line INTEGER NOT NULL,
+    openid TEXT NOT NULL,
+    amount_fen INTEGER NOT NULL,
+    mch_billno TEXT NOT NULL UNIQUE,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'rejected', 'unknown')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    send_listid TEXT,
+    err_code TEXT,
+    handling_class TEXT,
+    detail TEXT,
+    updated_unix_ms INTEGER
+);
+CREATE TABLE runs (
+    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    command TEXT NOT NULL,
+    started_unix_ms INTEGER NOT NULL,
+    finished_unix_ms INTEGER,
+    elapsed_ms INTEGER,
+    settled INTEGER
+);
+CREATE TABLE attempts (
+    attempt_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    row_no INTEGER NOT NULL REFERENCES rows (row_no),
+    run_id INTEGER NOT NULL REFERENCES runs (run_id),
+    started_unix_ms INTEGER NOT NULL,
+    finished_unix_ms INTEGER,
+    outcome TEXT CHECK (outcome IN ('sent', 'rejected', 'unknown', 'not_sent', 'error')),
+    err_code TEXT,
+    detail TEXT
+);
+CREATE INDEX rows_by_state ON rows (state);
+CREATE INDEX attempts_by_row ON attempts (row_no);
+";
+
+/// A journal as an earlier version wrote it for `rows(states.len(), 100)` and `template()`
+/// (campaign 1 of 2026-01-01), each row in its state; rows not pending have one attempt.
+fn schema_1_journal(path: &Path, states: &[&str]) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.execute_batch(SCHEMA_1).unwrap();
+    conn.pragma_update(None, "application_id", 0x5758_5250)
+        .unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    let n = i64::try_from(states.len()).unwrap();
+    conn.execute(
+        "INSERT INTO campaign (singleton, mch_id, campaign_no, bill_date, wishing, act_name,
+             remark, send_name, scene_id, row_count, total_fen, created_unix_ms)
+         VALUES (1, '1900000109', 1, '20260101', '恭喜发财', '测试活动', '备注', NULL, NULL,
+             ?1, ?2, ?3)",
+        rusqlite::params![n, n * 100, 1_767_225_600_000_i64],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO runs (command, started_unix_ms) VALUES ('batch', 1767225600000)",
+        [],
+    )
+    .unwrap();
+    let mch_id = MchId::new("1900000109").unwrap();
+    let date = BillDate::new(2026, 1, 1).unwrap();
+    for (row_no, state) in (1u64..).zip(states) {
+        let billno = campaign_billno(&mch_id, date, 1, row_no).unwrap();
+        let row_no = i64::try_from(row_no).unwrap();
+        let attempted = *state != "pending";
+        conn.execute(
+            "INSERT INTO rows (row_no, line, openid, amount_fen, mch_billno, state, attempts)
+             VALUES (?1, ?2, ?3, 100, ?4, ?5, ?6)",
+            rusqlite::params![
+                row_no,
+                row_no + 1,
+                format!("oCampaign{row_no:06}"),
+                billno.as_str(),
+                state,
+                i64::from(attempted)
+            ],
+        )
+        .unwrap();
+        if attempted {
+            conn.execute(
+                "INSERT INTO attempts (row_no, run_id, started_unix_ms) VALUES (?1, 1, 0)",
+                [row_no],
+            )
+            .unwrap();
+        }
+    }
+}
+
+fn user_version(path: &Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_previous_schema_journal_never_attempted_takes_the_clients_fields_at_its_first_run() {
+    // Arrange
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let path = journal_path(&dir);
+    schema_1_journal(&path, &["pending"; 3]);
+    let client = client(&mock, &clock);
+
+    // Act
+    let campaign = Campaign::prepare(&path, &client, &rows(3, 100), &template(), None).unwrap();
+    let unrecorded = campaign.client_fields().cloned();
+    let report = campaign
+        .run(&client, &RunOptions::default(), |_| {})
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(!campaign.was_created());
+    assert_eq!(unrecorded, None, "schema 1 holds no client fields");
+    assert_eq!(report.verdict(), Verdict::AllSent);
+    assert_one_packet_per_row(&mock, &campaign);
+    drop(campaign);
+    assert_eq!(user_version(&path), 2);
+    let reopened = Campaign::open(&path).unwrap();
+    let fields = reopened
+        .client_fields()
+        .expect("journaled by the first run");
+    assert_eq!(fields.wxappid.as_str(), mock.default_merchant().appid());
+    assert_eq!(fields.client_ip.as_str(), DEFAULT_CLIENT_IP);
+    assert_eq!(fields.send_name.as_str(), "测试商户");
+}
+
+#[tokio::test]
+async fn a_previous_schema_journal_with_attempted_rows_is_refused_and_left_as_it_was() {
+    // Arrange: a row sent and a row unknown under values the journal does not hold.
+    let mock = mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let path = journal_path(&dir);
+    schema_1_journal(&path, &["sent", "unknown", "pending"]);
+    let before = std::fs::read(&path).unwrap();
+    let client = client(&mock, &clock);
+
+    // Act
+    let prepared = Campaign::prepare(&path, &client, &rows(3, 100), &template(), None).unwrap_err();
+    let opened = Campaign::open(&path).unwrap();
+    let status = opened.report().unwrap();
+    let run = opened
+        .run(&client, &RunOptions::default(), |_| {})
+        .await
+        .unwrap_err();
+    let reconciled = opened
+        .reconcile(&client, &RunOptions::default(), |_| {})
+        .await
+        .unwrap_err();
+    drop(opened);
+
+    // Assert
+    for error in [prepared, run, reconciled] {
+        assert!(
+            matches!(error, CampaignError::OldJournal { attempted: 2, .. }),
+            "{error:?}"
+        );
+        assert!(
+            error.to_string().contains("written by an earlier version"),
+            "{error}"
+        );
+    }
+    assert_eq!(
+        (
+            status.sent.count,
+            status.unknown.count,
+            status.pending.count
+        ),
+        (1, 1, 1),
+        "its status can still be read"
+    );
+    assert!(mock.requests().is_empty(), "nothing was sent");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert_eq!(user_version(&path), 1);
 }
