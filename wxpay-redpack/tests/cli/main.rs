@@ -14,7 +14,9 @@ use wxpay_mock::{
 };
 use wxpay_proto::{ActName, Fen, OpenId, Remark, Wishing};
 use wxpay_redpack::RetryPolicy;
-use wxpay_redpack::campaign::{Campaign, CampaignFile, CampaignRow, PacketTemplate, RunOptions};
+use wxpay_redpack::campaign::{
+    Campaign, CampaignFile, CampaignRow, PacketTemplate, ParseOptions, RunOptions,
+};
 use wxpay_transport::CapturingTransport;
 
 const MCH_ID: &str = "1900000109";
@@ -744,6 +746,87 @@ async fn status_lists_unknown_rows_and_reconcile_settles_them_with_their_billnos
         .map(|r| r["mch_billno"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(s.packets(), billnos, "settled under the journal's billnos");
+    assert!(s.mock.invariants().ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_resumed_with_an_edited_merchant_file_is_refused_naming_the_fields_and_sends_nothing()
+ {
+    // Arrange: a campaign whose every answer was lost (rows unknown), made through the
+    // library as `batch` makes it: its default texts, the merchant file, the tool's default
+    // send_name.
+    let s = setup().await;
+    let file = s.path("openids.txt");
+    openids(&file, 3);
+    let journal = s.path("campaign.db");
+    let lost = wxpay_redpack::RedpackClientBuilder::from_merchant_toml(s.config())
+        .unwrap()
+        .send_name("wxpay-redpack")
+        .build_with_transport(CapturingTransport::new())
+        .unwrap();
+    let rows =
+        CampaignFile::read(&file, &ParseOptions::with_default_amount(Fen::new(100))).unwrap();
+    let template = PacketTemplate::new(
+        Wishing::new("恭喜发财，大吉大利").unwrap(),
+        ActName::new("红包活动").unwrap(),
+        Remark::new("感谢参与").unwrap(),
+    );
+    let campaign = Campaign::prepare(&journal, &lost, &rows, &template, None).unwrap();
+    let mut one_shot = RetryPolicy::default();
+    one_shot.max_attempts = 1;
+    one_shot.max_queries = 0;
+    let lost_run = campaign
+        .run(&lost, &RunOptions::default().retry(one_shot), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(lost_run.unknown.count, 3);
+    drop(campaign);
+    let before = std::fs::read(&journal).unwrap();
+    // The merchant file edited after the crash: another send_name and client_ip.
+    let edited = s.config().with_file_name("merchant-edited.toml");
+    let mut text = std::fs::read_to_string(s.config()).unwrap();
+    text.push_str("send_name = \"另一个商户\"\nclient_ip = \"10.9.8.7\"\n");
+    std::fs::write(&edited, text).unwrap();
+    let batch = |config: &Path| {
+        let output = bare(s.dir.path())
+            .arg("--config")
+            .arg(config)
+            .args(["batch", file.to_str().unwrap(), "--amount", "1.00"])
+            .args(["--journal", journal.to_str().unwrap(), "--json"])
+            .output()
+            .unwrap();
+        Run::of(output, s.secret())
+    };
+
+    // Act
+    let refused = batch(&edited).expect(2).json();
+    let journal_after = std::fs::read(&journal).unwrap();
+    let requests_after = s.mock.requests().len();
+    let resumed = batch(s.config()).expect(0).json();
+
+    // Assert
+    assert_eq!(refused["error"]["kind"], "journal_mismatch");
+    let message = refused["error"]["message"].as_str().unwrap();
+    for words in [
+        "its requests carry client_ip \"127.0.0.1\", the client gives \"10.9.8.7\"",
+        "its requests carry send_name \"wxpay-redpack\", the client gives \"另一个商户\"",
+    ] {
+        assert!(message.contains(words), "{message}");
+    }
+    assert_eq!(requests_after, 0, "nothing was sent");
+    assert_eq!(journal_after, before, "the journal is unchanged");
+    assert_eq!(resumed["created"], false);
+    assert_eq!(resumed["verdict"], "all_sent");
+    let conn = rusqlite::Connection::open(&journal).unwrap();
+    let mut billnos: Vec<String> = conn
+        .prepare("SELECT mch_billno FROM rows")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    billnos.sort();
+    assert_eq!(s.packets(), billnos);
     assert!(s.mock.invariants().ok);
 }
 

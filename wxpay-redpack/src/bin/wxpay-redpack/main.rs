@@ -39,7 +39,9 @@ Exit status:
   1  unexpected failure (the journal could not be written...): rerun the same command
   2  usage or configuration error: bad arguments, missing or invalid merchant file,
      unreadable certificate or key, wrong p12 password, malformed campaign file, journal of
-     another campaign, a request that breaks a rule. Nothing was sent.
+     another campaign (or of another appid, client_ip or send_name: a batch resumes only
+     with the settings it was started with), journal of an earlier version whose rows were
+     already attempted, a request that breaks a rule. Nothing was sent.
   3  unknown outcome: a packet may or may not have been sent (or batch rows are not sent
      yet). Rerun the same command, or `reconcile`: always with the same billno.
   4  rejected: WeChat Pay refused with a definitive code (batch: every row is settled and
@@ -79,11 +81,14 @@ enum Command {
     /// Query a red packet (gethbinfo): status, amounts, claims, refund.
     Query(QueryArgs),
     /// Send one packet per openid of FILE: journaled, rate-limited, resumable. Rerun the same
-    /// command after any interruption.
+    /// command after any interruption, with the same merchant file: the journal keeps the
+    /// appid, client_ip and send_name its packets are sent with, and refuses other ones.
     Batch(BatchArgs),
     /// Summarize a campaign journal (no network).
     Status(StatusArgs),
-    /// Settle a campaign's unknown rows: gethbinfo, then re-entry with the same billno.
+    /// Settle a campaign's unknown rows: gethbinfo, then re-entry with the same billno and
+    /// the journal's fields (the merchant file must give the batch's appid, client_ip and
+    /// send_name).
     Reconcile(ReconcileArgs),
 }
 
@@ -158,7 +163,10 @@ struct BatchArgs {
     /// The amount in yuan of lines that give none.
     #[arg(long, value_parser = parse_yuan)]
     amount: Option<Fen>,
-    /// The campaign journal (SQLite): created on the first run, resumed by the next ones.
+    /// The campaign journal (SQLite): created on the first run, resumed by the next ones. A
+    /// resume checks the file's rows, the texts, the campaign number (if given), and the
+    /// mch_id, appid, client_ip and send_name (the merchant file's, or --send-name) against
+    /// the journal, and sends nothing if one differs.
     #[arg(long)]
     journal: PathBuf,
     /// At most this many packets a minute.
@@ -518,6 +526,7 @@ fn campaign_failure(error: CampaignError) -> Failure {
     let kind = match &error {
         CampaignError::Read { .. } | CampaignError::File { .. } => "campaign_file",
         CampaignError::Mismatch { .. } => "journal_mismatch",
+        CampaignError::OldJournal { .. } => "journal_old_schema",
         CampaignError::Busy { .. } => "journal_busy",
         CampaignError::NoJournal { .. }
         | CampaignError::Corrupt { .. }
@@ -538,6 +547,16 @@ fn campaign_failure(error: CampaignError) -> Failure {
         CampaignError::Journal { .. } | CampaignError::Task(_) => failure
             .details
             .push("every row keeps its billno: run the same command again to resume".to_owned()),
+        CampaignError::Mismatch { .. } => failure.details.push(
+            "nothing was sent: resume with the file, options and merchant file the campaign \
+             was started with, or use a new journal"
+                .to_owned(),
+        ),
+        CampaignError::OldJournal { .. } => failure.details.push(
+            "nothing was sent: finish it with the wxpay-redpack version that created it and \
+             the same merchant file, or settle each billno with `query`"
+                .to_owned(),
+        ),
         _ => {}
     }
     failure
