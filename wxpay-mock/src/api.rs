@@ -810,14 +810,15 @@ fn commit(
             "发放失败，此请求可能存在风险，已被微信拦截",
         );
     }
-    // The commit: stored before it is applied or answered.
-    let min_share = Fen::new(100.min(user_amount.max(1)));
+    // The commit: stored before it is applied or answered. Each share of a group is at
+    // least 1 yuan: the group average minimum is at least that much (checked at start), and
+    // the amount range above holds the total to it.
     let shares = match req.kind {
         Kind::Group => {
             match crate::split::split_with(
                 req.total_amount,
                 req.total_num,
-                min_share,
+                crate::split::MIN_GROUP_SHARE,
                 &mut inner.rng,
             ) {
                 Some(shares) => shares.into_iter().map(Fen::get).collect(),

@@ -32,7 +32,9 @@ pub struct Limits {
     /// `SENDAMOUNT_LIMIT`: most money the merchant sends per Beijing day (default 1,000,000
     /// yuan).
     pub send_amount_per_day: Fen,
-    /// `MONEY_LIMIT`: the per-packet ranges (defaults of `wxpay_proto`).
+    /// `MONEY_LIMIT`: the per-packet ranges (defaults of `wxpay_proto`). The group average
+    /// minimum may not be under 1 yuan, each share's minimum ([`Error::Config`] at start and
+    /// from a config file).
     pub amount: AmountLimits,
 }
 
@@ -279,6 +281,21 @@ impl std::fmt::Debug for MerchantConfig {
             .field("mini_program_openids", &self.mini_program_openids)
             .finish()
     }
+}
+
+/// Checks a merchant's limits: a group's average minimum of at least 1 yuan, since each
+/// share of a group is at least [`MIN_GROUP_SHARE`](crate::MIN_GROUP_SHARE) (DESIGN §3). The
+/// error says what is wrong, in words.
+pub(crate) fn check_limits(limits: &Limits) -> Result<(), String> {
+    let min = limits.amount.group_average_min;
+    if min < crate::MIN_GROUP_SHARE {
+        return Err(format!(
+            "group_average_min_fen is {} fen; it must be at least {} (each share of a group is at least 1 yuan)",
+            min.get(),
+            crate::MIN_GROUP_SHARE.get()
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `s` is 1 to `max` characters, each an ASCII letter, digit, `_` or `-` (the shape of
@@ -663,6 +680,8 @@ impl FileMerchant {
                 *slot = Fen::new(v);
             }
         }
+        check_limits(&m.limits)
+            .map_err(|what| Error::config(format!("merchant {}: {what}", m.mch_id)))?;
         m.ip_whitelist = self
             .ip_whitelist
             .iter()

@@ -17,7 +17,8 @@ use wxpay_sign::ApiKey;
 use crate::admin::AdminInfo;
 use crate::clock::{ClockMode, to_system_time};
 use crate::config::{
-    Behaviour, DEFAULT_MCH_ID, MerchantConfig, MockConfig, check_openid_lists, is_token,
+    Behaviour, DEFAULT_MCH_ID, MerchantConfig, MockConfig, check_limits, check_openid_lists,
+    is_token,
 };
 use crate::faults::{FaultEngine, FaultPlan};
 use crate::journal::{Journal, JournalEntry};
@@ -227,6 +228,11 @@ impl MockServerBuilder {
                 "the admin API listens on loopback only, not {}",
                 self.admin
             )));
+        }
+        // Before anything is written: a refused configuration changes nothing.
+        for m in &self.merchants {
+            check_limits(&m.limits)
+                .map_err(|what| Error::config(format!("merchant {}: {what}", m.mch_id)))?;
         }
         let (temp, data_dir) = match &self.data_dir {
             Some(dir) => {

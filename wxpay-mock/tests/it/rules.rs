@@ -740,6 +740,41 @@ async fn a_scene_id_other_than_the_eight_products_is_a_scene_not_enabled() {
 }
 
 #[tokio::test]
+async fn a_group_average_minimum_under_one_yuan_is_refused_at_start_and_in_a_config_file() {
+    // Arrange: 50 fen on average would split a group into shares under 1 yuan.
+    let mut amount = wxpay_proto::rules::AmountLimits::DEFAULT;
+    amount.group_average_min = Fen::new(50);
+    let builder = MockServer::builder()
+        .merchant(MerchantConfig::new("1900000110").limits(Limits::DEFAULT.amount(amount)));
+    let file =
+        "[[merchant]]\nmch_id = \"1900000110\"\n[merchant.limits]\ngroup_average_min_fen = 99\n";
+
+    // Act
+    let started = builder.start().await;
+    let parsed = wxpay_mock::MockConfig::from_toml(file);
+    let at_one_yuan = wxpay_mock::MockConfig::from_toml(&file.replace("= 99", "= 100"));
+
+    // Assert
+    match started {
+        Err(wxpay_mock::Error::Config { what, .. }) => {
+            assert!(what.contains("group_average_min"), "{what}");
+            assert!(what.contains("1900000110"), "{what}");
+        }
+        other => panic!(
+            "expected a config error, got {:?}",
+            other.map(|_| "a running mock")
+        ),
+    }
+    match parsed {
+        Err(wxpay_mock::Error::Config { what, .. }) => {
+            assert!(what.contains("group_average_min"), "{what}");
+        }
+        other => panic!("expected a config error, got {other:?}"),
+    }
+    assert!(at_one_yuan.is_ok());
+}
+
+#[tokio::test]
 async fn daily_limits_per_user_and_merchant_answer_their_codes() {
     // Arrange
     let limits = Limits::DEFAULT
