@@ -762,6 +762,11 @@ fn commit(
         return Reply::gone();
     }
     let now = inner.clock.now_ms();
+    // At most one packet per billno, whatever happened since the re-entry check (step 8):
+    // the ledger is checked again under the lock of the commit.
+    if let Some(p) = inner.ledger.packet(&req.mch_id, &req.mch_billno) {
+        return reentry(shared, api, &p, &req, echo, now);
+    }
     let user_amount = match req.kind {
         Kind::Group => req.total_amount.get() / u64::from(req.total_num.max(1)),
         Kind::Normal | Kind::MiniProgram => req.total_amount.get(),

@@ -655,7 +655,9 @@ impl MockServer {
     }
 
     /// Back to a fresh start: empty ledger, configured balances and declared openids, no
-    /// faults, empty journal, clock back to real time. Certificates and keys stay.
+    /// faults, empty journal, clock back to real time. Certificates and keys stay. A send
+    /// already past its checks still commits, into the fresh ledger; a duplicate of its
+    /// billno is answered `PROCESSING` until then.
     ///
     /// # Errors
     ///

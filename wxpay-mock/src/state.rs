@@ -531,6 +531,11 @@ impl Shared {
 
     /// Back to a fresh start: empty ledger, configured balances and openid lists, no faults,
     /// empty journal, clock at real time (same mode).
+    ///
+    /// Sends in flight are not forgotten: each billno in [`Inner::in_flight`] belongs to a
+    /// handler still running, which removes it when it ends. Until then a duplicate is
+    /// `PROCESSING`, and the send commits into the fresh ledger (clearing the set let a
+    /// duplicate commit the same billno a second time).
     pub(crate) fn reset(&self) -> Result<(), Error> {
         let mut inner = self.lock();
         inner.store.clear()?;
@@ -538,7 +543,6 @@ impl Shared {
         inner.ledger = Ledger::new(Self::timings(&self.behaviour));
         inner.faults = FaultEngine::new(FaultPlan::default());
         inner.journal.clear();
-        inner.in_flight.clear();
         let mode = inner.clock.mode();
         inner.clock = Clock::starting_at(mode, crate::clock::real_now_ms());
         let clock = inner.clock.clone();

@@ -136,3 +136,53 @@ async fn concurrent_distinct_sends_all_commit_with_unique_ids() {
     assert_eq!(ids.len(), 12);
     assert!(mock.invariants().ok);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_while_a_send_is_held_before_its_commit_leaves_one_packet_for_its_billno() {
+    // Arrange: the first send of a billno is held 2 s between its re-entry check and its
+    // commit.
+    let mock = start().await;
+    let m = Merchant::default_of(&mock);
+    mock.set_faults(FaultPlan {
+        seed: 0,
+        rules: vec![
+            FaultRule::new(
+                FaultApi::SendRedpack,
+                FaultStage::BeforeCommit,
+                FaultAction::Timeout,
+            )
+            .delay(Duration::from_millis(2000))
+            .times(1),
+        ],
+    });
+    let body = m.sign(m.normal("rst1", "alice", 100));
+    let mut first_connection = m.client.connect().await.unwrap();
+    let mut second_connection = m.client.connect().await.unwrap();
+    let first = {
+        let body = body.clone();
+        tokio::spawn(async move { first_connection.post(SEND, body).await.unwrap() })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Act: a reset while the first is held, then the same billno again before it commits.
+    mock.reset().unwrap();
+    let during = second_connection.post(SEND, body).await.unwrap();
+    let first = first.await.unwrap();
+    let after = m.send("rst1", "alice", 100).await;
+
+    // Assert: one packet, paid once; the duplicate was told the billno is in progress.
+    assert_eq!(
+        assert_fail(&during, "PROCESSING"),
+        "请求已受理，请稍后使用原单号查询发放结果"
+    );
+    assert_eq!(first.code(), "SUCCESS");
+    assert_eq!(after.code(), "SUCCESS");
+    assert_eq!(after.send().send_listid, first.send().send_listid);
+    let ledger = mock.ledger();
+    assert_eq!(ledger.packet_count(), 1);
+    assert_eq!(
+        ledger.merchant("1900000109").unwrap().balance_fen,
+        100_000_000 - 100
+    );
+    assert!(mock.invariants().ok, "{:?}", mock.invariants());
+}
