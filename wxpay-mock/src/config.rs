@@ -11,6 +11,7 @@ use wxpay_proto::rules::AmountLimits;
 
 use crate::Error;
 use crate::clock::ClockMode;
+use crate::toml_problem::TomlProblem;
 
 /// The default merchant's id.
 pub const DEFAULT_MCH_ID: &str = "1900000109";
@@ -490,8 +491,9 @@ impl MockConfig {
     ///
     /// [`Error::Config`] if it is not valid (unknown keys included).
     pub fn from_toml(text: &str) -> Result<Self, Error> {
-        let file: FileConfig =
-            toml::from_str(text).map_err(|e| Error::config_because("invalid config file", e))?;
+        let file: FileConfig = toml::from_str(text).map_err(|e| {
+            Error::config_because("invalid config file", TomlProblem::new(text, &e))
+        })?;
         file.into_config()
     }
 }

@@ -96,6 +96,7 @@ mod split;
 mod state;
 mod store;
 mod tls;
+mod toml_problem;
 
 pub use clock::ClockMode;
 pub use config::{

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::clock::{civil_from_days, real_now_ms};
+use crate::toml_problem::TomlProblem;
 
 /// The CA's common name.
 const CA_NAME: &str = "wxpay-mock test CA (not for production)";
@@ -271,14 +272,19 @@ impl Drop for MerchantToml {
 impl MerchantToml {
     /// Reads an existing file; `None` if absent or unreadable as a merchant file.
     pub(crate) fn read(path: &Path) -> Option<Self> {
-        let text = std::fs::read_to_string(path).ok()?;
-        match toml::from_str(&text) {
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).ok()?);
+        match Self::parse(&text) {
             Ok(m) => Some(m),
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "ignoring an unreadable merchant.toml");
+            Err(problem) => {
+                tracing::warn!(path = %path.display(), %problem, "ignoring an unreadable merchant.toml");
                 None
             }
         }
+    }
+
+    /// Parses a file's text; the problem never holds the text (it may be the key's line).
+    fn parse(text: &str) -> Result<Self, TomlProblem> {
+        toml::from_str(text).map_err(|e| TomlProblem::new(text, &e))
     }
 
     pub(crate) fn write(&self, path: &Path) -> Result<(), Error> {
@@ -303,4 +309,27 @@ pub(crate) fn random_api_key() -> String {
 pub(crate) fn random_appid() -> String {
     let mut rng = rand::rng();
     format!("wx{:016x}", rng.random::<u64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_merchant_toml_is_reported_without_its_key() {
+        let key = "3fA9kQ7xLm2pR8sT1vW4yZ6bC0dE5gH7";
+        let text = format!(
+            "mch_id = \"1900000109\"\nappid = \"wx1\"\nmini_program_appid = \"wx2\"\napi_key = {key}\n"
+        );
+
+        let problem = MerchantToml::parse(&text).err().unwrap();
+
+        let shown = format!("{problem} {problem:?}");
+        assert!(shown.starts_with("line 4, column "), "{shown}");
+        let chars: Vec<char> = key.chars().collect();
+        for piece in chars.windows(6) {
+            let piece: String = piece.iter().collect();
+            assert!(!shown.contains(&piece), "{piece:?} in {shown}");
+        }
+    }
 }

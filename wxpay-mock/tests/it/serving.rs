@@ -396,3 +396,91 @@ async fn extra_merchants_get_their_own_files() {
     assert_eq!(answer.code(), "SUCCESS");
     assert!(mock.ledger().packet("1900000110", "m2first").is_some());
 }
+
+/// Every piece of `secret` of `n` characters.
+fn pieces(secret: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = secret.chars().collect();
+    chars.windows(n).map(|w| w.iter().collect()).collect()
+}
+
+/// The `Display` of an error and of each of its sources, then its `Debug`.
+fn whole_chain(error: &wxpay_mock::Error) -> String {
+    let mut out = String::new();
+    let mut next: Option<&dyn std::error::Error> = Some(error);
+    while let Some(e) = next {
+        out.push_str(&e.to_string());
+        out.push('\n');
+        next = e.source();
+    }
+    out.push_str(&format!("{error:?}\n{error:#?}"));
+    out
+}
+
+#[test]
+fn a_config_file_with_an_invalid_api_key_is_located_without_showing_the_key() {
+    let key = "3fA9kQ7xLm2pR8sT1vW4yZ6bC0dE5gH7";
+    let digits = "12345678901234567890123456789012";
+    let cases = [
+        // Unquoted: read as a broken number.
+        (
+            key,
+            format!("[[merchant]]\nmch_id = \"1900000110\"\napi_key = {key}\n"),
+            3,
+        ),
+        // A number: the parser's reason quotes it.
+        (
+            digits,
+            format!("[[merchant]]\nmch_id = \"1900000110\"\n\napi_key = {digits}\n"),
+            4,
+        ),
+        // Unterminated.
+        (
+            key,
+            format!("seed = 1\n[[merchant]]\nmch_id = \"1900000110\"\napi_key = \"{key}\n"),
+            4,
+        ),
+        // In an inline table.
+        (
+            key,
+            format!("merchant = [{{ mch_id = \"1900000110\", api_key = {key} }}]\n"),
+            1,
+        ),
+        // In a multi-line string, the problem on a line of its own.
+        (
+            key,
+            format!(
+                "[[merchant]]\nmch_id = \"1900000110\"\napi_key = \"\"\"\n{}\\q{}\"\"\"\n",
+                &key[..16],
+                &key[16..]
+            ),
+            4,
+        ),
+    ];
+
+    for (secret, file, line) in cases {
+        // Act
+        let error = wxpay_mock::MockConfig::from_toml(&file).unwrap_err();
+
+        // Assert
+        assert!(
+            matches!(error, wxpay_mock::Error::Config { .. }),
+            "{error:?}"
+        );
+        let text = whole_chain(&error);
+        assert!(text.contains(&format!("line {line}, column ")), "{text}");
+        for piece in pieces(secret, 6) {
+            assert!(!text.contains(&piece), "{piece:?} shown in {text}");
+        }
+    }
+}
+
+#[test]
+fn a_config_file_problem_away_from_the_key_keeps_the_parser_reason() {
+    let file = "[[merchant]]\nmch_id = \"1900000110\"\napi_key = \"3fA9kQ7xLm2pR8sT1vW4yZ6bC0dE5gH7\"\nbalance_fen = \"lots\"\n";
+
+    let error = wxpay_mock::MockConfig::from_toml(file).unwrap_err();
+
+    let text = whole_chain(&error);
+    assert!(text.contains("line 4, column 15: invalid type"), "{text}");
+    assert!(!text.contains("3fA9kQ"), "{text}");
+}
