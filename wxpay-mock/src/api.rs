@@ -562,32 +562,27 @@ async fn send(
     fault: &mut CommitFault,
 ) -> Reply {
     let fail = |code: ErrCode, text: &str| failure(api, code, text, echo, false);
-    // 3. Field formats, the merchant, the combination rules (the `scene_id` one is step 9).
-    let (req, validation) = match decode_send(api, raw) {
-        Ok(decoded) => decoded,
-        Err(e) => {
-            let offending_num = e.field_name() == Some("total_num");
-            return failure(
-                api,
-                e.err_code(),
-                &e.wire_description(),
-                echo,
-                offending_num,
-            );
-        }
-    };
-    let Some(merchant) = shared.merchants.get(&req.mch_id) else {
-        return fail(ErrCode::ParamError, "参数错误:找不到对应的商户号");
-    };
-    if let Err(e) = validation {
+    // A field's error; `total_num` is echoed when it is the offending field.
+    let refuse = |e: &wxpay_proto::Error| {
         let offending_num = e.field_name() == Some("total_num");
-        return failure(
+        failure(
             api,
             e.err_code(),
             &e.wire_description(),
             echo,
             offending_num,
-        );
+        )
+    };
+    // 3. Field formats, the merchant, the combination rules (the `scene_id` one is step 9).
+    let (req, validation) = match decode_send(api, raw) {
+        Ok(decoded) => decoded,
+        Err(e) => return refuse(&e),
+    };
+    let Some(merchant) = shared.merchants.get(&req.mch_id) else {
+        return fail(ErrCode::ParamError, "参数错误:找不到对应的商户号");
+    };
+    if let Err(e) = validation {
+        return refuse(&e);
     }
     // 4–6.
     if let Err((code, text)) = authenticate(shared, api, raw, merchant, client) {
