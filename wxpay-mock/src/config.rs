@@ -117,8 +117,8 @@ pub struct MerchantConfig {
     /// Whether API sending is open (`API_METHOD_CLOSED` otherwise).
     pub api_method_enabled: bool,
     /// The `scene_id`s enabled on the merchant platform; `None` enables all eight
-    /// (`PRODUCT_1` … `PRODUCT_8`). A `scene_id` other than those eight is never enabled,
-    /// even if listed here (`PARAM_ERROR` "该场景未开通").
+    /// (`PRODUCT_1` … `PRODUCT_8`). A `scene_id` other than those eight is never enabled
+    /// (`PARAM_ERROR` "该场景未开通"), and listing one here is a configuration error.
     pub enabled_scenes: Option<BTreeSet<String>>,
     /// Openids risk control stops (`NO_AUTH` "此请求可能存在风险").
     pub risky_openids: BTreeSet<String>,

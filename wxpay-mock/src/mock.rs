@@ -379,6 +379,25 @@ fn check_openids(config: &MerchantConfig) -> Result<(), Error> {
         .map_err(|what| Error::config(format!("merchant {}: {what}", config.mch_id)))
 }
 
+/// Checks a merchant's enabled scenes: the merchant platform offers `PRODUCT_1` …
+/// `PRODUCT_8` only (spec §4.1), so any other name is a mistake in the configuration.
+fn check_scenes(config: &MerchantConfig) -> Result<(), Error> {
+    let unknown: Vec<&str> = config
+        .enabled_scenes
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .filter(|scene| !wxpay_proto::SceneId::from(*scene).is_known())
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Error::config(format!(
+        "merchant {}: enabled_scenes {unknown:?} are not scenes (PRODUCT_1 to PRODUCT_8)",
+        config.mch_id
+    )))
+}
+
 /// Resolves a merchant's ids and key (config, then its `merchant.toml`, then generated) and
 /// makes its certificate files.
 fn prepare_merchant(
@@ -394,6 +413,7 @@ fn prepare_merchant(
         )));
     }
     check_openids(&config)?;
+    check_scenes(&config)?;
     let dir = if mch_id == DEFAULT_MCH_ID {
         data_dir.to_path_buf()
     } else {

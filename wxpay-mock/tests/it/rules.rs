@@ -677,14 +677,9 @@ async fn amounts_outside_the_ranges_are_money_limit_and_scenes_must_be_enabled()
 
 #[tokio::test]
 async fn a_scene_id_other_than_the_eight_products_is_a_scene_not_enabled() {
-    // Arrange: every scene enabled (the default), and a merchant that lists an unknown one.
-    let mock = start_with(
-        MockServer::builder()
-            .merchant(MerchantConfig::new("1900000110").enabled_scenes(["PRODUCT_9"])),
-    )
-    .await;
+    // Arrange: every scene enabled (the default).
+    let mock = start_with(MockServer::builder()).await;
     let m = Merchant::default_of(&mock);
-    let listing = Merchant::of(&mock, mock.merchant("1900000110").unwrap());
     let with_scene = |m: &Merchant, billno: &str, amount: u64, scene: &str| {
         let mut r = m.normal(billno, "o1", amount);
         r.scene_id = Some(SceneId::from(scene));
@@ -699,7 +694,6 @@ async fn a_scene_id_other_than_the_eight_products_is_a_scene_not_enabled() {
         (&m, "product_1", 1000),
         (&m, "", 50),
         (&m, long.as_str(), 50_000),
-        (&listing, "PRODUCT_9", 50),
     ]
     .into_iter()
     .enumerate()
@@ -737,6 +731,35 @@ async fn a_scene_id_other_than_the_eight_products_is_a_scene_not_enabled() {
     }
     assert_eq!(known.code(), "SUCCESS");
     assert_eq!(mock.ledger().packet_count(), 1);
+}
+
+#[tokio::test]
+async fn a_merchant_enabling_a_scene_other_than_the_eight_products_is_refused_at_start() {
+    // Arrange
+    let data = tempfile::tempdir().unwrap();
+    let builder = MockServer::builder().data_dir(data.path()).merchant(
+        MerchantConfig::new("1900000110").enabled_scenes(["PRODUCT_2", "PRODUCT_9", "product_1"]),
+    );
+
+    // Act
+    let started = builder.start().await;
+
+    // Assert
+    match started {
+        Err(wxpay_mock::Error::Config { what, .. }) => {
+            assert!(what.contains("1900000110"), "{what}");
+            assert!(
+                what.contains("PRODUCT_9") && what.contains("product_1"),
+                "{what}"
+            );
+            assert!(!what.contains("PRODUCT_2"), "{what}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        !data.path().join("merchants").join("1900000110").exists(),
+        "nothing written for the refused merchant"
+    );
 }
 
 #[tokio::test]
