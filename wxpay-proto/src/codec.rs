@@ -34,7 +34,7 @@ pub struct DecodeLimits {
     /// Most elements accepted in one document (the root included); 65,534 at the most,
     /// whatever is set.
     pub max_elements: usize,
-    /// Deepest accepted nesting (`<xml>` is depth 1).
+    /// Deepest accepted nesting (`<xml>` is depth 1); 64 at the most, whatever is set.
     pub max_depth: usize,
 }
 

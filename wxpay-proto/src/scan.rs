@@ -30,9 +30,10 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
     };
     let mut elements = 0usize;
     let max_elements = limits.max_elements.min(MAX_ELEMENTS);
+    let max_depth = limits.max_depth.min(MAX_DEPTH);
 
     loop {
-        if !stack.is_empty() && stack.len() < limits.max_depth {
+        if !stack.is_empty() && stack.len() < max_depth {
             // Most children are `<name>` one text `</name>`, one after the other with layout
             // between them: read them in a tight loop, straight into the open element, and
             // anything else in the general one below.
@@ -125,10 +126,8 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
                             limit: max_elements,
                         });
                     }
-                    if stack.len() >= limits.max_depth {
-                        return Err(XmlError::TooDeep {
-                            limit: limits.max_depth,
-                        });
+                    if stack.len() >= max_depth {
+                        return Err(XmlError::TooDeep { limit: max_depth });
                     }
                     if !empty && !stack.is_empty() {
                         // Most elements are one text and their end tag: no frame for them.
@@ -189,6 +188,11 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
 /// The most elements a document may have whatever its [`DecodeLimits`] say: the field index
 /// keeps places as `u16`.
 pub(crate) const MAX_ELEMENTS: usize = u16::MAX as usize - 1;
+
+/// The deepest a document may nest whatever its [`DecodeLimits`] say: an unknown element's
+/// subtree is copied, written and dropped by recursion, one call per level, which must fit
+/// any thread's stack.
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// What the document holds so far: the root's children, the first name repeated among them,
 /// and whether the root has ended.

@@ -410,6 +410,40 @@ fn the_element_limit_is_capped_where_the_field_index_ends() {
     ));
 }
 
+/// However deep the limit is set, a document is stopped at depth 64 with the typed error:
+/// an unknown subtree is copied, written and dropped one call per level, and 65,000 levels
+/// would overflow a worker thread's stack.
+#[test]
+fn the_depth_limit_is_capped_whatever_is_set() {
+    // Arrange
+    let nested = |depth: usize| {
+        format!(
+            "<xml><return_code>SUCCESS</return_code>{}{}</xml>",
+            "<x>".repeat(depth - 1),
+            "</x>".repeat(depth - 1)
+        )
+    };
+    let mut limits = DecodeLimits::DEFAULT;
+    limits.max_bytes = usize::MAX;
+    limits.max_depth = usize::MAX;
+
+    let (at_64, at_65, at_65_000) = (nested(64), nested(65), nested(65_000));
+
+    // Act
+    let deepest = RawMessage::parse_with_limits(at_64.as_bytes(), &limits);
+    let deeper = RawMessage::parse_with_limits(at_65.as_bytes(), &limits);
+    let far = RawMessage::parse_with_limits(at_65_000.as_bytes(), &limits);
+
+    // Assert
+    assert_eq!(deepest.unwrap().text("return_code"), Some("SUCCESS"));
+    for result in [deeper, far] {
+        assert!(
+            matches!(result, Err(Error::Xml(XmlError::TooDeep { limit: 64 }))),
+            "{result:?}"
+        );
+    }
+}
+
 /// Repeated unknown names are found by a scan while there are few of them and by a set past
 /// that (which keeps a document of many unknown fields, under raised limits, from costing a
 /// comparison of every name with every other): a repeat is refused either way, wherever it is.
