@@ -146,9 +146,7 @@ impl Charset {
             Self::Token => !refused(|b| !(b.is_ascii_alphanumeric() | (b == b'_') | (b == b'-'))),
             Self::PrintableAscii => !refused(|b| !b.is_ascii_graphic()),
             Self::Text => {
-                let bad = refused(|b| {
-                    ((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r')) | (b == 0x7F)
-                });
+                let bad = refused(|b| ((b < 0x20) & (b != b'\t') & (b != b'\n')) | (b == 0x7F));
                 let lead = refused(|b| (b == 0xC2) | (b == 0xEF));
                 !bad && (!lead || !has_c1_or_nonchar(bytes))
             }
@@ -161,7 +159,9 @@ impl Charset {
             Self::Alnum => c.is_ascii_alphanumeric(),
             Self::Token => c.is_ascii_alphanumeric() || c == '_' || c == '-',
             Self::PrintableAscii => c.is_ascii_graphic(),
-            Self::Text => is_xml_char(c) && !matches!(c, '\u{7F}'..='\u{9F}'),
+            // No carriage return: every XML parser reads `\r\n` and `\r` as `\n` (XML 1.0
+            // §2.11), so the server would verify the signature over other text than was signed.
+            Self::Text => is_xml_char(c) && !matches!(c, '\r' | '\u{7F}'..='\u{9F}'),
         }
     }
 
@@ -171,7 +171,7 @@ impl Charset {
             Self::Alnum => "ASCII letters and digits",
             Self::Token => "ASCII letters, digits, `_` and `-`",
             Self::PrintableAscii => "printable ASCII",
-            Self::Text => "text without control characters",
+            Self::Text => "text without control characters (line breaks as `\\n`, not `\\r`)",
         }
     }
 }

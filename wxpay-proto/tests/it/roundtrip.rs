@@ -11,7 +11,7 @@ use wxpay_proto::{
 };
 
 /// Text made of pieces that break naive XML writers: CDATA terminators, markup, entities,
-/// CJK, emoji and whitespace.
+/// CJK, emoji and whitespace (no `\r`, which the text types refuse).
 fn hostile(max_chars: usize) -> impl Strategy<Value = String> {
     proptest::collection::vec(
         prop::sample::select(vec![
@@ -31,7 +31,6 @@ fn hostile(max_chars: usize) -> impl Strategy<Value = String> {
             " ",
             "\t",
             "\n",
-            "\r\n",
             "a",
             "Z",
             "'",

@@ -128,7 +128,17 @@ fn text_lengths_count_characters_not_bytes() {
 #[test]
 fn text_refuses_control_characters_but_keeps_whitespace_and_markup() {
     assert!(Wishing::new("line one\nline two\t<b>&amp;</b> ]]>").is_ok());
-    for bad in ["a\u{0}b", "a\u{1b}b", "a\u{7f}b", "a\u{85}b", "\u{FFFF}"] {
+    // A carriage return too: XML parsers read `\r\n` as `\n`, so the text signed would not
+    // be the text the server verifies.
+    for bad in [
+        "a\u{0}b",
+        "a\u{1b}b",
+        "a\u{7f}b",
+        "a\u{85}b",
+        "\u{FFFF}",
+        "恭喜发财\r\n大吉",
+        "a\rb",
+    ] {
         assert!(
             matches!(
                 problem(Wishing::new(bad).unwrap_err()),
