@@ -740,10 +740,7 @@ fn commit(
                 .as_ref()
                 .is_some_and(|enabled| !enabled.contains(scene.as_str())))
     {
-        return fail(
-            ErrCode::ParamError,
-            "参数错误:该场景未开通，请登陆商户平台：产品中心-现金红包-产品设置-使用场景 进行开通",
-        );
+        return fail(ErrCode::ParamError, rules::SCENE_NOT_ENABLED);
     }
     let mut inner = shared.lock();
     // The billno leaves the in-flight set under the same lock as its commit, so a duplicate

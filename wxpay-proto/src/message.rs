@@ -100,13 +100,14 @@ pub trait SendApiRequest: ApiRequest {
     /// both with [`ApiRequest::validate`] before sending.
     fn validate_except_scene(&self) -> Result<(), Error>;
 
-    /// The `scene_id` rule alone: a normal or mini-program packet below 1 yuan or above 200
-    /// yuan needs a `scene_id` ([`rules::check_scene_required`], `PARAM_ERROR`). Nothing for
-    /// a group: its average share is bound to 1–200 yuan whatever the scene, a `MONEY_LIMIT`
-    /// rule of [`rules::check_amount`].
+    /// The `scene_id` rules alone: a given scene is one of the eight
+    /// ([`rules::check_scene_known`]), and a normal or mini-program packet below 1 yuan or
+    /// above 200 yuan needs one ([`rules::check_scene_required`]), both `PARAM_ERROR`. A
+    /// group needs none: its average share is bound to 1–200 yuan whatever the scene, a
+    /// `MONEY_LIMIT` rule of [`rules::check_amount`].
     fn check_scene_required(&self) -> Result<(), Error> {
         match Self::KIND {
-            SendKind::Group => Ok(()),
+            SendKind::Group => rules::check_scene_known(self.scene_id()),
             SendKind::Normal | SendKind::MiniProgram => {
                 rules::check_scene_required(self.total_amount(), self.total_num(), self.scene_id())
             }

@@ -57,14 +57,20 @@ pub fn per_packet(total_amount: Fen, total_num: u32) -> Fen {
     Fen::new(total_amount.get() / u64::from(total_num.max(1)))
 }
 
+/// The `PARAM_ERROR` text of a scene the merchant platform has not enabled (spec §4.1).
+pub const SCENE_NOT_ENABLED: &str =
+    "参数错误:该场景未开通，请登陆商户平台：产品中心-现金红包-产品设置-使用场景 进行开通";
+
 /// `scene_id` is required when a packet is below 1 yuan or above 200 yuan (DESIGN §6.5: a
 /// missing one is `PARAM_ERROR`). For normal and mini-program packets; a group's average is
 /// bound to 1–200 yuan whatever the scene (`MONEY_LIMIT`, [`check_amount`]).
+/// A given scene is also checked by [`check_scene_known`].
 pub fn check_scene_required(
     total_amount: Fen,
     total_num: u32,
     scene_id: Option<&SceneId>,
 ) -> Result<(), Error> {
+    check_scene_known(scene_id)?;
     let packet = per_packet(total_amount, total_num);
     if scene_id.is_none() && !(SCENE_FREE_MIN..=SCENE_FREE_MAX).contains(&packet) {
         return Err(Error::rule(
@@ -74,6 +80,20 @@ pub fn check_scene_required(
         ));
     }
     Ok(())
+}
+
+/// A given `scene_id` must be one of `PRODUCT_1` … `PRODUCT_8` (spec §4.1): no other can be
+/// enabled on the merchant platform (`PARAM_ERROR` [`SCENE_NOT_ENABLED`]), and a value the
+/// wire cannot carry as it is would be signed as one text and sent as another.
+pub fn check_scene_known(scene_id: Option<&SceneId>) -> Result<(), Error> {
+    match scene_id {
+        Some(scene) if !scene.is_known() => Err(Error::rule(
+            "scene_id",
+            ErrCode::ParamError,
+            SCENE_NOT_ENABLED,
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `amt_type` of a group packet must be `ALL_RAND`.

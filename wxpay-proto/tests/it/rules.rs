@@ -241,3 +241,37 @@ fn a_server_can_check_the_scene_rule_apart_while_validate_keeps_it() {
         Some("total_num")
     );
 }
+
+#[test]
+fn a_scene_other_than_the_eight_products_is_refused_for_every_kind_of_packet() {
+    // Arrange: an unknown name, another case, and a control character the wire would
+    // replace (signed as one text, sent as another).
+    let unknown = ["PRODUCT_9", "product_1", "PRODUCT_1\u{1}"].map(SceneId::from);
+
+    for scene in &unknown {
+        // Act
+        let alone = rules::check_scene_known(Some(scene));
+        let normal = rules::check_scene_required(Fen::new(1_000), 1, Some(scene));
+
+        // Assert
+        for result in [alone, normal] {
+            let error = result.unwrap_err();
+            assert_eq!(error.err_code(), ErrCode::ParamError, "{scene:?}");
+            assert_eq!(error.wire_description(), rules::SCENE_NOT_ENABLED);
+        }
+    }
+    for known in SceneId::KNOWN {
+        assert!(rules::check_scene_known(Some(known)).is_ok(), "{known:?}");
+    }
+    assert!(rules::check_scene_known(None).is_ok());
+    // Each request's own validation, the group's included (which needs no scene).
+    let mut normal = sendredpack_example();
+    normal.scene_id = Some(SceneId::from("PRODUCT_9"));
+    let mut group = group_example();
+    group.scene_id = Some(SceneId::from("PRODUCT_9"));
+    let mut mini = mini_example();
+    mini.scene_id = Some(SceneId::from("PRODUCT_9"));
+    assert_eq!(code(normal.validate()), Some(ErrCode::ParamError));
+    assert_eq!(code(group.validate()), Some(ErrCode::ParamError));
+    assert_eq!(code(mini.validate()), Some(ErrCode::ParamError));
+}
