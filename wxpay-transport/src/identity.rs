@@ -445,6 +445,11 @@ fn read_limited(path: &Path, name: &str) -> Result<Zeroizing<Vec<u8>>, IdentityE
 /// Parses the key for signing. It is parsed from a borrow, so that this copy of the DER is
 /// the one wiped when it drops (a provider's `load_private_key` takes ownership and drops its
 /// copy unwiped). What `ring` keeps in the signing key is out of this crate's reach.
+///
+/// Copies this crate cannot wipe, either: the decrypted key that `p12-keystore` holds in its
+/// archive and its decryption buffers (it does not wipe them), and the base64 buffer of
+/// `rustls-pki-types`' PEM reader (freed unwiped, possibly after growing). The file bytes and
+/// every copy made here are wiped.
 fn load_key(key: PrivateKeyDer<'static>, name: &str) -> Result<Arc<dyn SigningKey>, IdentityError> {
     let key = Zeroizing::new(key);
     rustls::crypto::ring::sign::any_supported_type(&key)
