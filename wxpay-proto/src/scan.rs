@@ -111,7 +111,13 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
                         return Err(s.malformed("unexpected markup declaration"));
                     }
                 }
-                Some(b'?') => s.skip_past(2, "?>", "unterminated processing instruction")?,
+                Some(b'?') => {
+                    let in_prolog = elements == 0;
+                    let at = s.pos;
+                    let instruction =
+                        s.take_until(2, "?>", "unterminated processing instruction")?;
+                    check_declaration(instruction, in_prolog, at)?;
+                }
                 _ => {
                     if doc.done {
                         return Err(XmlError::TrailingContent);
@@ -182,6 +188,42 @@ pub(crate) fn parse<'a>(text: &'a str, limits: &DecodeLimits) -> Result<Fields<'
                 None => return Err(XmlError::TrailingContent),
             }
         }
+    }
+}
+
+/// A processing instruction's text (after `<?`): if it is the XML declaration (target
+/// `xml`, any case), it must come before the root element and declare no encoding but UTF-8,
+/// the only one this decoder reads. Other instructions are ignored, wherever they are.
+fn check_declaration(instruction: &str, in_prolog: bool, at: usize) -> Result<(), XmlError> {
+    let target_end = instruction
+        .find(|c: char| c.is_ascii_whitespace())
+        .unwrap_or(instruction.len());
+    if !instruction[..target_end].eq_ignore_ascii_case("xml") {
+        return Ok(());
+    }
+    let refuse = |reason: &str| XmlError::Malformed {
+        offset: at as u64,
+        reason: reason.to_owned(),
+    };
+    if !in_prolog {
+        return Err(refuse("an XML declaration after the start of the document"));
+    }
+    let Some(after) = instruction.find("encoding").map(|i| &instruction[i + 8..]) else {
+        return Ok(());
+    };
+    let value = after
+        .trim_start()
+        .strip_prefix('=')
+        .map(str::trim_start)
+        .and_then(|v| {
+            let quote = v.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+            let v = &v[1..];
+            v.find(quote).map(|end| &v[..end])
+        });
+    match value {
+        Some(name) if name.eq_ignore_ascii_case("UTF-8") => Ok(()),
+        Some(_) => Err(refuse("an encoding other than UTF-8")),
+        None => Err(refuse("a malformed encoding declaration")),
     }
 }
 

@@ -527,3 +527,49 @@ fn a_field_reads_the_same_whether_its_text_is_borrowed_or_joined() {
         );
     }
 }
+
+/// This decoder reads UTF-8 only: a document that declares another encoding is refused, not
+/// read as UTF-8 (GBK bytes can be valid UTF-8 and read as other text), and so is a
+/// declaration after the start. Other processing instructions are ignored.
+#[test]
+fn an_encoding_other_than_utf8_or_a_late_declaration_is_refused() {
+    for (doc, reason) in [
+        (
+            "<?xml version=\"1.0\" encoding=\"GBK\"?><xml><a>1</a></xml>",
+            "an encoding other than UTF-8",
+        ),
+        (
+            "<?XML version='1.0' encoding='ISO-8859-1' ?><xml><a>1</a></xml>",
+            "an encoding other than UTF-8",
+        ),
+        (
+            "<?xml version=\"1.0\" encoding=GBK?><xml><a>1</a></xml>",
+            "a malformed encoding declaration",
+        ),
+        (
+            "<xml><a>1</a><?xml version=\"1.0\"?></xml>",
+            "an XML declaration after the start of the document",
+        ),
+    ] {
+        match RawMessage::parse(doc.as_bytes()) {
+            Err(Error::Xml(XmlError::Malformed { reason: got, .. })) => {
+                assert_eq!(got, reason, "{doc}")
+            }
+            other => panic!("{doc}: {other:?}"),
+        }
+    }
+    for doc in [
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<xml><a>1</a></xml>",
+        "<?xml version=\"1.0\" encoding = 'utf-8' standalone=\"yes\"?><xml><a>1</a></xml>",
+        "<?xml version=\"1.0\"?><xml><a>1</a></xml>",
+        "<xml><?php echo 1; ?><a>1</a></xml>",
+        "<?xml-stylesheet href=\"a.xsl\"?><xml><a>1</a></xml>",
+    ] {
+        let message = RawMessage::parse(doc.as_bytes());
+        assert_eq!(
+            message.map(|m| m.text("a").map(str::to_owned)).ok(),
+            Some(Some("1".to_owned())),
+            "{doc}"
+        );
+    }
+}
