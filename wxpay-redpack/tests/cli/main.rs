@@ -191,9 +191,6 @@ async fn send_and_query_print_the_packet_for_people_and_json_for_scripts() {
         .expect(0);
     let queried = s.run(&["query", BILLNO]).expect(0);
     let queried_json = s.run(&["query", BILLNO, "--json"]).expect(0);
-    let missing = s
-        .run(&["query", "1900000109202601019999999999", "--json"])
-        .expect(0);
 
     // Assert
     assert!(
@@ -218,7 +215,58 @@ async fn send_and_query_print_the_packet_for_people_and_json_for_scripts() {
     assert_eq!(record["status"], "SENT");
     assert_eq!(record["detail_id"], listid.as_str());
     assert_eq!(record["total_amount_fen"], 100);
-    assert_eq!(missing.json()["outcome"], "not_found");
+    assert_eq!(s.packets(), vec![BILLNO.to_owned()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_exits_0_only_for_a_found_record_and_3_when_not_found_or_refused() {
+    // Arrange: one packet sent; the API key of a merchant file edited by mistake.
+    let s = setup().await;
+    s.run(&[
+        "send",
+        "--billno",
+        BILLNO,
+        "--openid",
+        "oCliUser1",
+        "--amount",
+        "1.00",
+    ])
+    .expect(0);
+    let wrong_key = |args: &[&str]| {
+        let mut command = s.tool();
+        command
+            .env("WXPAY_API_KEY", "0123456789abcdef0123456789abcdef")
+            .args(args);
+        Run::of(command.output().unwrap(), s.secret())
+    };
+
+    // Act
+    let found = s.run(&["query", BILLNO, "--json"]).expect(0).json();
+    let missing = s
+        .run(&["query", "1900000109202601019999999999", "--json"])
+        .expect(3)
+        .json();
+    let missing_text = s.run(&["query", "1900000109202601019999999999"]).expect(3);
+    let refused = wrong_key(&["query", BILLNO, "--json"]).expect(3).json();
+    let refused_text = wrong_key(&["query", BILLNO]).expect(3);
+
+    // Assert
+    assert_eq!(found["outcome"], "found");
+    assert_eq!(missing["outcome"], "not_found");
+    assert!(
+        missing_text.stdout.contains("not a failure"),
+        "{}",
+        missing_text.stdout
+    );
+    assert_eq!(refused["outcome"], "refused");
+    assert_eq!(refused["err_code"], "SIGN_ERROR");
+    assert!(
+        refused_text
+            .stdout
+            .contains("says nothing about the packet"),
+        "{}",
+        refused_text.stdout
+    );
     assert_eq!(s.packets(), vec![BILLNO.to_owned()]);
 }
 

@@ -34,8 +34,9 @@ const DEFAULT_SEND_NAME: &str = "wxpay-redpack";
 
 const EXIT_CODES: &str = "\
 Exit status:
-  0  everything asked for was sent (send, send-group, send-mini, batch), or the query,
-     status or reconcile succeeded (reconcile: no unknown row is left)
+  0  everything asked for was sent (send, send-group, send-mini, batch), or the query
+     found the packet's record (whatever its status: it is printed), or status or
+     reconcile succeeded (reconcile: no unknown row is left)
   1  unexpected failure (the journal could not be written...): rerun the same command
   2  usage or configuration error: bad arguments, missing or invalid merchant file,
      unreadable certificate or key, wrong p12 password, malformed campaign file, journal of
@@ -44,6 +45,8 @@ Exit status:
      already attempted, a request that breaks a rule. Nothing was sent.
   3  unknown outcome: a packet may or may not have been sent (or batch rows are not sent
      yet). Rerun the same command, or `reconcile`: always with the same billno.
+     query: no record (yet), or the query itself was refused (FREQ_LIMIT, SIGN_ERROR,
+     CA_ERROR, NO_AUTH...) or got no answer: nothing is proven about the packet.
   4  rejected: WeChat Pay refused with a definitive code (batch: every row is settled and
      some were rejected). Nothing was issued under the refused billnos.
   5  not sent: the request provably never left (network down); safe to rerun as is.
@@ -78,7 +81,9 @@ enum Command {
     /// Send a mini-program red packet (sendminiprogramhb) and print the
     /// wx.sendBizRedPacket parameters.
     SendMini(SendArgs),
-    /// Query a red packet (gethbinfo): status, amounts, claims, refund.
+    /// Query a red packet (gethbinfo): status, amounts, claims, refund. Exits 0 only when
+    /// the record is found, 3 when it is not found (yet: not a failure) or the query itself
+    /// was refused or unanswered.
     Query(QueryArgs),
     /// Send one packet per openid of FILE: journaled, rate-limited, resumable. Rerun the same
     /// command after any interruption, with the same merchant file: the journal keeps the
@@ -476,9 +481,10 @@ async fn query(client: &RedpackClient, args: &QueryArgs, out: &Output) -> Result
     };
     let outcome = result.map_err(request_failure)?;
     out.query_outcome(&args.billno, &outcome);
+    // Only a record settles anything: "not found" is not failure (spec §4.4), and a refused
+    // query says nothing about the packet.
     Ok(match outcome {
-        QueryOutcome::Found(_) | QueryOutcome::NotFound => Exit::Success,
-        QueryOutcome::Refused { .. } => Exit::Rejected,
+        QueryOutcome::Found(_) => Exit::Success,
         _ => Exit::Unknown,
     })
 }

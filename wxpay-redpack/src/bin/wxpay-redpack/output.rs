@@ -145,7 +145,8 @@ impl Output {
                  resend with the same billno"
             ),
             QueryOutcome::Refused { code, description } => {
-                println!("refused   {billno}: {code} {description}");
+                println!("refused   {billno}: the query was refused: {code} {description}");
+                println!("  this says nothing about the packet: fix the cause, then query again");
             }
             QueryOutcome::Unknown { cause } => println!("unknown   {billno}: {cause}"),
             _ => println!("unknown   {billno}"),
