@@ -339,6 +339,139 @@ async fn group_and_mini_program_packets_are_sent_and_rejections_exit_4() {
     assert_eq!(s.packets().len(), 2);
 }
 
+/// A client of the mock's merchant file with the tool's defaults (send_name and texts), for
+/// "an earlier run" made through the library.
+fn library_client(s: &Setup) -> wxpay_redpack::RedpackClient {
+    wxpay_redpack::RedpackClientBuilder::from_merchant_toml(s.config())
+        .unwrap()
+        .send_name("wxpay-redpack")
+        .build()
+        .unwrap()
+}
+
+/// The packet `send` / `send-mini` make of these arguments with the default texts.
+fn default_packet(billno: &str, openid: &str, fen: u64) -> wxpay_redpack::RedPacket {
+    wxpay_redpack::RedPacket::new(
+        wxpay_proto::MchBillno::new(billno).unwrap(),
+        OpenId::new(openid).unwrap(),
+        Fen::new(fen),
+        Wishing::new("恭喜发财，大吉大利").unwrap(),
+        ActName::new("红包活动").unwrap(),
+        Remark::new("感谢参与").unwrap(),
+    )
+}
+
+/// One attempt of `request` whose answer is lost after the mock committed it (an earlier run
+/// that exited 3).
+async fn lost_answer(s: &Setup, request: &wxpay_redpack::SendRequest) {
+    s.mock.set_faults(FaultPlan {
+        seed: 1,
+        rules: vec![
+            FaultRule::new(FaultApi::Any, FaultStage::AfterCommit, FaultAction::Reset).times(1),
+        ],
+    });
+    let outcome = library_client(s).send_request(request).await.unwrap();
+    assert!(
+        matches!(outcome, wxpay_redpack::SendOutcome::Unknown { .. }),
+        "{outcome:?}"
+    );
+    s.mock.clear_faults();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_refused_before_the_billno_check_after_an_unknown_outcome_exits_3_not_4() {
+    // Arrange: a normal and a mini-program packet issued by attempts whose answers were lost;
+    // the reruns refused by a check that comes before the billno's (here the signature: an
+    // API key edited by mistake; a certificate expiry or an IP change are alike).
+    let s = setup().await;
+    let mini_billno = "1900000109202601010000000003";
+    let client = library_client(&s);
+    lost_answer(
+        &s,
+        &client
+            .normal(&default_packet(BILLNO, "oCliUser1", 100))
+            .unwrap(),
+    )
+    .await;
+    lost_answer(
+        &s,
+        &client
+            .mini_program(&default_packet(mini_billno, "oCliMini", 200))
+            .unwrap(),
+    )
+    .await;
+    let send = [
+        "send",
+        "--billno",
+        BILLNO,
+        "--openid",
+        "oCliUser1",
+        "--amount",
+        "1.00",
+    ];
+    let send_mini = [
+        "send-mini",
+        "--billno",
+        mini_billno,
+        "--openid",
+        "oCliMini",
+        "--amount",
+        "2.00",
+    ];
+    let wrong_key = |args: &[&str]| {
+        let mut command = s.tool();
+        command
+            .env("WXPAY_API_KEY", "0123456789abcdef0123456789abcdef")
+            .args(args);
+        Run::of(command.output().unwrap(), s.secret())
+    };
+
+    // Act
+    let refused = wrong_key(&[&send[..], &["--retry"]].concat()).expect(3);
+    let refused_json = wrong_key(&[&send[..], &["--retry", "--json"]].concat())
+        .expect(3)
+        .json();
+    let refused_mini = wrong_key(&[&send_mini[..], &["--retry"]].concat()).expect(3);
+    let settled = s
+        .run(&[&send[..], &["--retry", "--json"]].concat())
+        .expect(0);
+    let settled_mini = s
+        .run(&[&send_mini[..], &["--retry", "--json"]].concat())
+        .expect(0);
+
+    // Assert
+    assert!(
+        refused.stdout.starts_with(&format!("unknown   {BILLNO}")),
+        "{}",
+        refused.stdout
+    );
+    assert!(refused.stdout.contains("SIGN_ERROR"), "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains(&format!(
+            "again with --retry (same billno), or `query {BILLNO}`"
+        )),
+        "{}",
+        refused.stdout
+    );
+    assert_eq!(refused_json["outcome"], "unknown");
+    assert_eq!(refused_json["mch_billno"], BILLNO);
+    assert!(
+        refused_mini
+            .stdout
+            .contains(&format!("`query {mini_billno} --mini`")),
+        "{}",
+        refused_mini.stdout
+    );
+    assert_eq!(settled.json()["outcome"], "sent");
+    assert_eq!(settled_mini.json()["outcome"], "sent");
+    assert_eq!(
+        s.packets(),
+        vec![BILLNO.to_owned(), mini_billno.to_owned()],
+        "one packet per billno"
+    );
+    assert!(s.mock.invariants().ok);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_breaks_a_rule_exits_2_and_sends_nothing() {
     let s = setup().await;

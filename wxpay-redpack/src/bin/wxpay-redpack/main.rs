@@ -29,6 +29,9 @@ use crate::output::{Output, Progress};
 /// The environment variable that may hold the API key instead of the merchant file.
 const API_KEY_VAR: &str = "WXPAY_API_KEY";
 
+/// The API name of a mini-program send.
+const MINI_API: &str = "sendminiprogramhb";
+
 /// The `send_name` when neither `--send-name` nor the merchant file gives one.
 const DEFAULT_SEND_NAME: &str = "wxpay-redpack";
 
@@ -44,11 +47,15 @@ Exit status:
      with the settings it was started with), journal of an earlier version whose rows were
      already attempted, a request that breaks a rule. Nothing was sent.
   3  unknown outcome: a packet may or may not have been sent (or batch rows are not sent
-     yet). Rerun the same command, or `reconcile`: always with the same billno.
+     yet). Rerun the same command (send, send-group, send-mini: with --retry), or
+     `reconcile`: always with the same billno.
      query: no record (yet), or the query itself was refused (FREQ_LIMIT, SIGN_ERROR,
      CA_ERROR, NO_AUTH...) or got no answer: nothing is proven about the packet.
-  4  rejected: WeChat Pay refused with a definitive code (batch: every row is settled and
-     some were rejected). Nothing was issued under the refused billnos.
+  4  rejected: WeChat Pay refused this request with a definitive code and did not pay it
+     (batch: every row is settled and some were rejected). Nothing was issued under the
+     refused billno, except after FATAL_ERROR: the billno already holds another packet
+     (another openid or amount). After an exit 3, rerun with --retry: a refusal then
+     exits 3, as the earlier attempt may have paid, unless gethbinfo settles it.
   5  not sent: the request provably never left (network down); safe to rerun as is.
 
 The API key may be given in the environment variable WXPAY_API_KEY instead of the file.";
@@ -130,7 +137,19 @@ struct SendArgs {
     #[arg(long, value_parser = parse_yuan)]
     amount: Fen,
     #[command(flatten)]
+    retry: RetryArg,
+    #[command(flatten)]
     texts: TextArgs,
+}
+
+/// Whether an earlier run already sent this billno.
+#[derive(Debug, Args)]
+struct RetryArg {
+    /// This billno was sent before and its outcome is unknown (an earlier run exited 3):
+    /// that attempt may have paid, so a refusal now is checked with gethbinfo and, unless
+    /// the record settles it, exits 3 (unknown), never 4.
+    #[arg(long)]
+    retry: bool,
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +166,8 @@ struct GroupArgs {
     /// The number of shares, 3 to 20.
     #[arg(long)]
     count: u32,
+    #[command(flatten)]
+    retry: RetryArg,
     #[command(flatten)]
     texts: TextArgs,
 }
@@ -295,7 +316,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<Exit, Failure> {
             let client = load_client(cli.config.as_deref())?;
             let packet = packet(args.billno.clone(), &args.openid, args.amount, &args.texts)?;
             let request = client.normal(&packet).map_err(request_failure)?;
-            send(&client, &request, out, false).await
+            send(&client, &request, out, args.retry.retry).await
         }
         Command::SendGroup(args) => {
             let client = load_client(cli.config.as_deref())?;
@@ -303,13 +324,13 @@ async fn run(cli: &Cli, out: &Output) -> Result<Exit, Failure> {
                 .with_total_num(args.count);
             #[allow(deprecated, reason = "the retired API is still served by wxpay-mock")]
             let request = client.group(&packet).map_err(request_failure)?;
-            send(&client, &request, out, false).await
+            send(&client, &request, out, args.retry.retry).await
         }
         Command::SendMini(args) => {
             let client = load_client(cli.config.as_deref())?;
             let packet = packet(args.billno.clone(), &args.openid, args.amount, &args.texts)?;
             let request = client.mini_program(&packet).map_err(request_failure)?;
-            send(&client, &request, out, true).await
+            send(&client, &request, out, args.retry.retry).await
         }
         Command::Query(args) => {
             let client = load_client(cli.config.as_deref())?;
@@ -441,16 +462,25 @@ fn request_failure(error: wxpay_redpack::Error) -> Failure {
     failure
 }
 
+/// The earlier attempt `--retry` stands for, in words.
+const EARLIER_UNKNOWN: &str = "an earlier run of this billno ended with an unknown outcome";
+
 async fn send(
     client: &RedpackClient,
     request: &wxpay_redpack::SendRequest,
     out: &Output,
-    mini: bool,
+    retry: bool,
 ) -> Result<Exit, Failure> {
-    let outcome = client
-        .send_reliably(request, &RetryPolicy::default())
-        .await
-        .map_err(request_failure)?;
+    let policy = RetryPolicy::default();
+    let outcome = if retry {
+        client
+            .resend_reliably(request, &policy, EARLIER_UNKNOWN)
+            .await
+    } else {
+        client.send_reliably(request, &policy).await
+    }
+    .map_err(request_failure)?;
+    let mini = request.api_name() == MINI_API;
     let biz = match &outcome {
         SendOutcome::Sent {
             package: Some(package),

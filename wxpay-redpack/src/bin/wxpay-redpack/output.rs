@@ -123,9 +123,14 @@ impl Output {
             }
             SendOutcome::Unknown { cause, .. } => {
                 println!("unknown   {billno}: {cause}");
+                let query = if request.api_name() == crate::MINI_API {
+                    format!("query {billno} --mini")
+                } else {
+                    format!("query {billno}")
+                };
                 println!(
                     "  the packet may or may not have been sent: run the same command again \
-                     (same billno) or query it; never use a new billno for it"
+                     with --retry (same billno), or `{query}`; never use a new billno for it"
                 );
             }
         }
@@ -388,8 +393,8 @@ fn advice(code: &ErrCode, class: HandlingClass) -> &'static str {
              (your decision, after checking it was not paid)"
         }
         (ErrCode::FatalError, _) => {
-            "this billno already holds a packet with another openid or amount: a programming \
-             error; do not retry"
+            "this request was not paid, but the billno already holds a packet with another \
+             openid or amount (query it): a programming error; do not retry"
         }
         (_, HandlingClass::D) => "refused for this user or request: do not retry automatically",
         (_, HandlingClass::B) => {
