@@ -532,6 +532,65 @@ async fn a_request_that_breaks_a_rule_exits_2_and_sends_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_that_fails_before_sending_names_its_billno_and_outcome_in_json() {
+    // Arrange: a merchant file whose endpoint nothing listens on (the network is down).
+    let s = setup().await;
+    let toml = std::fs::read_to_string(s.config()).unwrap();
+    assert!(toml.lines().any(|l| l.starts_with("endpoint")), "{toml}");
+    let down = s.config().with_file_name("merchant-down.toml");
+    std::fs::write(
+        &down,
+        toml.lines()
+            .map(|l| {
+                if l.starts_with("endpoint") {
+                    "endpoint = \"https://127.0.0.1:1\"\n".to_owned()
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect::<String>(),
+    )
+    .unwrap();
+    let args = |amount: &'static str| {
+        [
+            "send-mini",
+            "--billno",
+            BILLNO,
+            "--openid",
+            "oCliUser1",
+            "--amount",
+            amount,
+            "--json",
+        ]
+    };
+
+    // Act
+    let not_sent = Run::of(
+        bare(s.dir.path())
+            .arg("--config")
+            .arg(&down)
+            .args(args("1.00"))
+            .output()
+            .unwrap(),
+        s.secret(),
+    )
+    .expect(5)
+    .json();
+    let invalid = s.run(&args("0.50")).expect(2).json();
+
+    // Assert
+    assert_eq!(not_sent["mch_billno"], BILLNO);
+    assert_eq!(not_sent["outcome"], "not_sent");
+    assert_eq!(not_sent["error"]["kind"], "not_sent");
+    assert_eq!(not_sent["error"]["exit_code"], 5);
+    assert_eq!(invalid["mch_billno"], BILLNO);
+    assert_eq!(invalid["outcome"], "invalid");
+    assert_eq!(invalid["error"]["kind"], "invalid_request");
+    assert_eq!(invalid["error"]["exit_code"], 2);
+    assert!(s.packets().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configuration_problems_exit_2_with_a_clear_message_and_never_the_key() {
     // Arrange
     let s = setup().await;

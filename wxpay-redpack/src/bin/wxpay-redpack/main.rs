@@ -254,6 +254,8 @@ struct Failure {
     kind: &'static str,
     message: String,
     details: Vec<String>,
+    /// The billno of the send that failed, when it is known.
+    billno: Option<MchBillno>,
 }
 
 impl Failure {
@@ -263,7 +265,14 @@ impl Failure {
             kind,
             message: message.into(),
             details: Vec::new(),
+            billno: None,
         }
+    }
+
+    /// The failure of the send of `billno`.
+    fn of_billno(mut self, billno: &MchBillno) -> Self {
+        self.billno = Some(billno.clone());
+        self
     }
 
     fn usage(message: impl Into<String>) -> Self {
@@ -312,13 +321,15 @@ fn init_logging(verbose: u8) {
 
 async fn run(cli: &Cli, out: &Output) -> Result<Exit, Failure> {
     match &cli.command {
-        Command::Send(args) => {
+        Command::Send(args) => async {
             let client = load_client(cli.config.as_deref())?;
             let packet = packet(args.billno.clone(), &args.openid, args.amount, &args.texts)?;
             let request = client.normal(&packet).map_err(request_failure)?;
             send(&client, &request, out, args.retry.retry).await
         }
-        Command::SendGroup(args) => {
+        .await
+        .map_err(|f| f.of_billno(&args.billno)),
+        Command::SendGroup(args) => async {
             let client = load_client(cli.config.as_deref())?;
             let packet = packet(args.billno.clone(), &args.openid, args.amount, &args.texts)?
                 .with_total_num(args.count);
@@ -326,12 +337,16 @@ async fn run(cli: &Cli, out: &Output) -> Result<Exit, Failure> {
             let request = client.group(&packet).map_err(request_failure)?;
             send(&client, &request, out, args.retry.retry).await
         }
-        Command::SendMini(args) => {
+        .await
+        .map_err(|f| f.of_billno(&args.billno)),
+        Command::SendMini(args) => async {
             let client = load_client(cli.config.as_deref())?;
             let packet = packet(args.billno.clone(), &args.openid, args.amount, &args.texts)?;
             let request = client.mini_program(&packet).map_err(request_failure)?;
             send(&client, &request, out, args.retry.retry).await
         }
+        .await
+        .map_err(|f| f.of_billno(&args.billno)),
         Command::Query(args) => {
             let client = load_client(cli.config.as_deref())?;
             query(&client, args, out).await

@@ -14,7 +14,7 @@ use wxpay_redpack::{
     BizRedPacketParams, Confirmation, PacketRecord, QueryOutcome, SendOutcome, SendRequest,
 };
 
-use crate::Failure;
+use crate::{Exit, Failure};
 
 /// How many rows `status` lists per state (JSON lists them all).
 const LISTED_ROWS: usize = 20;
@@ -42,14 +42,23 @@ impl Output {
 
     pub(crate) fn failure(&self, failure: &Failure) {
         if self.json {
-            Self::print_json(&json!({
+            let mut value = json!({
                 "error": {
                     "kind": failure.kind,
                     "message": failure.message,
                     "details": failure.details,
                     "exit_code": failure.exit as u8,
                 }
-            }));
+            });
+            if let Some(billno) = &failure.billno {
+                value["mch_billno"] = json!(billno.as_str());
+                value["outcome"] = json!(match failure.exit {
+                    Exit::NotSent => "not_sent",
+                    Exit::Usage => "invalid",
+                    _ => "error",
+                });
+            }
+            Self::print_json(&value);
         }
         eprintln!("wxpay-redpack: {}", failure.message);
         let shown = failure.details.len().min(LISTED_ERRORS + 1);
