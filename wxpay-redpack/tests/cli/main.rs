@@ -473,6 +473,66 @@ async fn a_retry_refused_before_the_billno_check_after_an_unknown_outcome_exits_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mini_program_packet_sent_without_its_package_exits_3_until_a_retry_fetches_it() {
+    // Arrange: the send's answer is lost after the commit, gethbinfo finds the packet, and
+    // the replay that would fetch its package is lost too.
+    let s = setup().await;
+    let lose_two_answers = || {
+        s.mock.set_faults(FaultPlan {
+            seed: 1,
+            rules: vec![
+                FaultRule::new(
+                    FaultApi::SendMiniProgramHb,
+                    FaultStage::AfterCommit,
+                    FaultAction::Reset,
+                )
+                .times(2),
+            ],
+        });
+    };
+    let send_mini = [
+        "send-mini",
+        "--billno",
+        BILLNO,
+        "--openid",
+        "oCliMini",
+        "--amount",
+        "2.00",
+    ];
+
+    // Act
+    lose_two_answers();
+    let missing = s
+        .run(&[&send_mini[..], &["--json"]].concat())
+        .expect(3)
+        .json();
+    lose_two_answers();
+    let missing_text = s.run(&send_mini).expect(3);
+    s.mock.clear_faults();
+    let fetched = s
+        .run(&[&send_mini[..], &["--retry", "--json"]].concat())
+        .expect(0)
+        .json();
+
+    // Assert
+    assert_eq!(missing["outcome"], "sent");
+    assert_eq!(missing["package_missing"], true);
+    assert!(missing["package"].is_null());
+    assert!(missing.get("biz_red_packet").is_none());
+    assert!(
+        missing_text.stdout.contains("could not be fetched")
+            && missing_text.stdout.contains("with --retry (same billno)"),
+        "{}",
+        missing_text.stdout
+    );
+    assert_eq!(fetched["outcome"], "sent");
+    assert_eq!(fetched["package_missing"], false);
+    assert_eq!(fetched["biz_red_packet"]["signType"], "MD5");
+    assert_eq!(s.packets(), vec![BILLNO.to_owned()]);
+    assert!(s.mock.invariants().ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_breaks_a_rule_exits_2_and_sends_nothing() {
     let s = setup().await;
 

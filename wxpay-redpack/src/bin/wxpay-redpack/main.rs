@@ -37,7 +37,8 @@ const DEFAULT_SEND_NAME: &str = "wxpay-redpack";
 
 const EXIT_CODES: &str = "\
 Exit status:
-  0  everything asked for was sent (send, send-group, send-mini, batch), or the query
+  0  everything asked for was sent (send, send-group, batch; send-mini: with its
+     wx.sendBizRedPacket parameters), or the query
      found the packet's record (whatever its status: it is printed), or status or
      reconcile succeeded (reconcile: no unknown row is left)
   1  unexpected failure (the journal could not be written...): rerun the same command
@@ -49,6 +50,8 @@ Exit status:
   3  unknown outcome: a packet may or may not have been sent (or batch rows are not sent
      yet). Rerun the same command (send, send-group, send-mini: with --retry), or
      `reconcile`: always with the same billno.
+     send-mini: the packet is sent, but its package (for wx.sendBizRedPacket) could not
+     be fetched: rerun the same command with --retry to get it by a replay.
      query: no record (yet), or the query itself was refused (FREQ_LIMIT, SIGN_ERROR,
      CA_ERROR, NO_AUTH...) or got no answer: nothing is proven about the packet.
   4  rejected: WeChat Pay refused this request with a definitive code and did not pay it
@@ -86,7 +89,8 @@ enum Command {
     /// still served by wxpay-mock).
     SendGroup(GroupArgs),
     /// Send a mini-program red packet (sendminiprogramhb) and print the
-    /// wx.sendBizRedPacket parameters.
+    /// wx.sendBizRedPacket parameters (exit 3 if the packet is sent but its package could
+    /// not be fetched: rerun with --retry).
     SendMini(SendArgs),
     /// Query a red packet (gethbinfo): status, amounts, claims, refund. Exits 0 only when
     /// the record is found, 3 when it is not found (yet: not a failure) or the query itself
@@ -497,14 +501,24 @@ async fn send(
     .map_err(request_failure)?;
     let mini = request.api_name() == MINI_API;
     let biz = match &outcome {
-        SendOutcome::Sent {
-            package: Some(package),
-            ..
-        } if mini => client.biz_red_packet_params(package).ok(),
+        SendOutcome::Sent { package, .. } if mini => Some(
+            package
+                .as_deref()
+                .map(|package| client.biz_red_packet_params(package))
+                .transpose()
+                .unwrap_or_else(|error| {
+                    tracing::warn!(error = %output::chain(&error), "no wx.sendBizRedPacket parameters");
+                    None
+                }),
+        ),
         _ => None,
     };
-    out.send_outcome(request, &outcome, biz.as_ref());
+    // A mini-program packet the page cannot hand over is not settled for the caller: its
+    // package comes from a replay of the same billno.
+    let package_missing = matches!(biz, Some(None));
+    out.send_outcome(request, &outcome, biz.flatten().as_ref());
     Ok(match outcome {
+        SendOutcome::Sent { .. } if package_missing => Exit::Unknown,
         SendOutcome::Sent { .. } => Exit::Success,
         SendOutcome::Rejected { .. } => Exit::Rejected,
         SendOutcome::Unknown { .. } => Exit::Unknown,

@@ -78,6 +78,7 @@ impl Output {
     ) {
         let billno = request.mch_billno().as_str();
         let amount = request.total_amount();
+        let mini = request.api_name() == crate::MINI_API;
         if self.json {
             let mut value = json!({
                 "api": request.api_name(),
@@ -90,6 +91,9 @@ impl Output {
             merge(&mut value, outcome_json(outcome));
             if let Some(biz) = biz {
                 value["biz_red_packet"] = serde_json::to_value(biz).unwrap_or(Value::Null);
+            }
+            if mini && matches!(outcome, SendOutcome::Sent { .. }) {
+                value["package_missing"] = json!(biz.is_none());
             }
             Self::print_json(&value);
             return;
@@ -112,6 +116,13 @@ impl Output {
                 if let Some(package) = package {
                     println!("  package       {package}");
                 }
+                if mini && biz.is_none() {
+                    println!(
+                        "  the packet is sent, but its package (for wx.sendBizRedPacket) could \
+                         not be fetched: run the same command again with --retry (same billno) \
+                         to get it by a replay"
+                    );
+                }
                 if let Some(biz) = biz {
                     println!("  wx.sendBizRedPacket:");
                     println!("    timeStamp   {}", biz.time_stamp);
@@ -132,7 +143,7 @@ impl Output {
             }
             SendOutcome::Unknown { cause, .. } => {
                 println!("unknown   {billno}: {cause}");
-                let query = if request.api_name() == crate::MINI_API {
+                let query = if mini {
                     format!("query {billno} --mini")
                 } else {
                     format!("query {billno}")
