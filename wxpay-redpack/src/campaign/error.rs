@@ -10,8 +10,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///
 /// None of these says anything about a packet: rows that were sent, rejected or left unknown
 /// are in the [`Report`](crate::campaign::Report), not here. When preparing a campaign fails
-/// ([`CampaignError::File`], [`CampaignError::Mismatch`], [`CampaignError::OldJournal`],
-/// [`CampaignError::Options`]), nothing was sent and the journal was not changed.
+/// ([`CampaignError::File`], [`CampaignError::EmptyFile`], [`CampaignError::Mismatch`],
+/// [`CampaignError::OldJournal`], [`CampaignError::Options`]), nothing was sent and the
+/// journal was not changed.
 ///
 /// `Display` describes this level only; the cause is in `source()`.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,10 @@ pub enum CampaignError {
         /// Every problem, in line order.
         errors: Vec<LineError>,
     },
+    /// The campaign file has no rows (it is empty, or only blank lines and comments): there
+    /// is nothing to send. Nothing was written: no journal, no campaign number.
+    #[error("the campaign file has no rows")]
+    EmptyFile,
     /// The journal cannot be opened, read or written.
     #[error("campaign journal `{}`: cannot {action}", path.display())]
     Journal {

@@ -579,8 +579,9 @@ impl Campaign {
     ///
     /// # Errors
     ///
-    /// [`CampaignError::File`] for rows that break a rule (with their line numbers),
-    /// [`CampaignError::Mismatch`] for a journal of another campaign or of other client
+    /// [`CampaignError::EmptyFile`] for a file of no rows (checked first: no journal is
+    /// created or opened, no campaign number taken), [`CampaignError::File`] for rows that
+    /// break a rule (with their line numbers), [`CampaignError::Mismatch`] for a journal of another campaign or of other client
     /// fields (naming the field and both values), [`CampaignError::OldJournal`] for a
     /// schema-1 journal with attempted rows, [`CampaignError::Client`] when neither the
     /// template nor the client gives a `send_name`, [`CampaignError::Options`] for a
@@ -597,6 +598,9 @@ impl Campaign {
         campaign_no: Option<u32>,
     ) -> Result<Self, CampaignError> {
         let path = path.as_ref();
+        if file.rows().is_empty() {
+            return Err(CampaignError::EmptyFile);
+        }
         if let Some(no) = campaign_no.filter(|no| *no > MAX_CAMPAIGN_NO) {
             return Err(CampaignError::options(format!(
                 "campaign number {no} is over {MAX_CAMPAIGN_NO}"

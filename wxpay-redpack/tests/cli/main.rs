@@ -815,6 +815,50 @@ async fn a_malformed_campaign_file_is_reported_by_line_and_nothing_is_sent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_a_file_with_no_rows_exits_2_and_writes_nothing() {
+    let s = setup().await;
+    let empty = s.path("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    let comments = s.path("comments.txt");
+    std::fs::write(&comments, "# to be filled in\n\n").unwrap();
+    let batch = |file: &Path, json: bool| {
+        let mut args = vec![
+            "batch",
+            file.to_str().unwrap(),
+            "--amount",
+            "1.00",
+            "--journal",
+            "campaign.db",
+        ];
+        if json {
+            args.push("--json");
+        }
+        s.run(&args)
+    };
+
+    let refused = batch(&empty, false).expect(2);
+    let refused_json = batch(&comments, true).expect(2).json();
+
+    assert!(
+        refused.stderr.contains("the campaign file has no rows"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(refused_json["error"]["kind"], "campaign_file");
+    let mut written: Vec<String> = std::fs::read_dir(s.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(
+        written,
+        vec!["comments.txt", "empty.txt", "mock"],
+        "no journal, no campaign number registry"
+    );
+    assert!(s.mock.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_killed_midway_resumes_to_exactly_one_packet_per_row() {
     // Arrange: 300 rows; answers lost or replaced after the commit now and then.
     let s = setup().await;

@@ -289,6 +289,33 @@ async fn rows_that_break_a_rule_are_reported_by_line_and_nothing_is_journaled_or
 }
 
 #[tokio::test]
+async fn a_file_of_no_rows_is_refused_before_a_journal_or_a_campaign_number_is_written() {
+    // Arrange: only a comment and blank lines.
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at_unix_secs(NOW);
+    let transport = CapturingTransport::new();
+    let mock = mock().await;
+    let client = client_over(&mock, &clock, transport.clone());
+    let file = CampaignFile::parse(
+        "# nobody yet\n\n  \n",
+        &ParseOptions::with_default_amount(Fen::new(100)),
+    )
+    .unwrap();
+
+    // Act
+    let error = Campaign::prepare(journal_path(&dir), &client, &file, &template(), None)
+        .err()
+        .unwrap();
+
+    // Assert
+    assert!(matches!(error, CampaignError::EmptyFile), "{error:?}");
+    assert_eq!(error.to_string(), "the campaign file has no rows");
+    let written: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(written.is_empty(), "nothing written: {written:?}");
+    assert!(transport.requests().is_empty());
+}
+
+#[tokio::test]
 async fn every_row_is_journaled_as_sending_with_its_billno_before_its_request_leaves() {
     // Arrange
     let mock = mock().await;

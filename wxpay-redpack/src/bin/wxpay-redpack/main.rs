@@ -38,15 +38,16 @@ const DEFAULT_SEND_NAME: &str = "wxpay-redpack";
 const EXIT_CODES: &str = "\
 Exit status:
   0  everything asked for was sent (send, send-group, batch; send-mini: with its
-     wx.sendBizRedPacket parameters), or the query
-     found the packet's record (whatever its status: it is printed), or status or
-     reconcile succeeded (reconcile: no unknown row is left)
+     wx.sendBizRedPacket parameters), or the query found the packet's record (whatever
+     its status: it is printed), or status or reconcile succeeded (reconcile: no unknown
+     row is left)
   1  unexpected failure (the journal could not be written...): rerun the same command
   2  usage or configuration error: bad arguments, missing or invalid merchant file,
-     unreadable certificate or key, wrong p12 password, malformed campaign file, journal of
-     another campaign (or of another appid, client_ip or send_name: a batch resumes only
-     with the settings it was started with), journal of an earlier version whose rows were
-     already attempted, a request that breaks a rule. Nothing was sent.
+     unreadable certificate or key, wrong p12 password, malformed campaign file or one
+     with no rows, journal of another campaign (or of another appid, client_ip or
+     send_name: a batch resumes only with the settings it was started with), journal of
+     an earlier version whose rows were already attempted, a request that breaks a rule.
+     Nothing was sent.
   3  unknown outcome: a packet may or may not have been sent (or batch rows are not sent
      yet). Rerun the same command (send, send-group, send-mini: with --retry), or
      `reconcile`: always with the same billno.
@@ -589,7 +590,9 @@ fn campaign_failure(error: CampaignError) -> Failure {
         _ => Exit::Usage,
     };
     let kind = match &error {
-        CampaignError::Read { .. } | CampaignError::File { .. } => "campaign_file",
+        CampaignError::Read { .. } | CampaignError::File { .. } | CampaignError::EmptyFile => {
+            "campaign_file"
+        }
         CampaignError::Mismatch { .. } => "journal_mismatch",
         CampaignError::OldJournal { .. } => "journal_old_schema",
         CampaignError::Busy { .. } => "journal_busy",
@@ -609,6 +612,10 @@ fn campaign_failure(error: CampaignError) -> Failure {
         CampaignError::File { .. } => failure
             .details
             .push("nothing was sent: fix these lines and run the same command".to_owned()),
+        CampaignError::EmptyFile => failure.details.push(
+            "nothing was sent and no journal was written: give a file of one openid a line"
+                .to_owned(),
+        ),
         CampaignError::Journal { .. } | CampaignError::Task(_) => failure
             .details
             .push("every row keeps its billno: run the same command again to resume".to_owned()),
