@@ -495,7 +495,14 @@ impl RunOptions {
         self
     }
 
-    fn validate(&self) -> Result<(), CampaignError> {
+    /// Checks the options as [`Campaign::run`] and [`Campaign::reconcile`] do, so that a
+    /// caller can refuse bad options before [`Campaign::prepare`] writes anything.
+    ///
+    /// # Errors
+    ///
+    /// [`CampaignError::Options`] for a zero rate or concurrency, [`CampaignError::Client`]
+    /// for an invalid retry policy.
+    pub fn validate(&self) -> Result<(), CampaignError> {
         if self.rate_per_minute == 0 {
             return Err(CampaignError::options(
                 "the rate must be at least 1 a minute",

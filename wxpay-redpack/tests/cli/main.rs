@@ -859,6 +859,51 @@ async fn a_batch_of_a_file_with_no_rows_exits_2_and_writes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_with_a_zero_rate_or_concurrency_exits_2_and_writes_nothing() {
+    let s = setup().await;
+    let file = s.path("openids.txt");
+    openids(&file, 3);
+    let batch = |option: &str| {
+        s.run(&[
+            "batch",
+            file.to_str().unwrap(),
+            "--amount",
+            "1.00",
+            "--journal",
+            "campaign.db",
+            option,
+            "0",
+            "--json",
+        ])
+    };
+
+    let rate = batch("--rate").expect(2).json();
+    let concurrency = batch("--concurrency").expect(2).json();
+
+    let rate_message = rate["error"]["message"].as_str().unwrap();
+    assert!(
+        rate_message.contains("the rate must be at least 1"),
+        "{rate_message}"
+    );
+    let concurrency_message = concurrency["error"]["message"].as_str().unwrap();
+    assert!(
+        concurrency_message.contains("the concurrency must be at least 1"),
+        "{concurrency_message}"
+    );
+    let mut written: Vec<String> = std::fs::read_dir(s.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(
+        written,
+        vec!["mock", "openids.txt"],
+        "no journal, no campaign number registry"
+    );
+    assert!(s.mock.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_killed_midway_resumes_to_exactly_one_packet_per_row() {
     // Arrange: 300 rows; answers lost or replaced after the commit now and then.
     let s = setup().await;

@@ -370,6 +370,7 @@ async fn run(cli: &Cli, out: &Output) -> Result<Exit, Failure> {
             let options = RunOptions::default()
                 .rate_per_minute(args.rate)
                 .concurrency(args.concurrency);
+            options.validate().map_err(campaign_failure)?;
             let to_do = campaign
                 .rows_to_reconcile()
                 .map_err(campaign_failure)?
@@ -555,12 +556,14 @@ async fn batch(cli: &Cli, args: &BatchArgs, out: &Output) -> Result<Exit, Failur
     parse.default_amount = args.amount;
     let file = CampaignFile::read(&args.file, &parse).map_err(campaign_failure)?;
     let template = template(&args.texts)?;
-    let campaign = Campaign::prepare(&args.journal, &client, &file, &template, args.campaign_no)
-        .map_err(campaign_failure)?;
     let options = RunOptions::default()
         .rate_per_minute(args.rate)
         .concurrency(args.concurrency)
         .retry_rejected(args.retry_rejected);
+    // Bad options are refused before `prepare` writes the journal.
+    options.validate().map_err(campaign_failure)?;
+    let campaign = Campaign::prepare(&args.journal, &client, &file, &template, args.campaign_no)
+        .map_err(campaign_failure)?;
     let to_do = campaign
         .rows_to_run(&options)
         .map_err(campaign_failure)?
