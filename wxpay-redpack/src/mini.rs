@@ -121,9 +121,13 @@ fn php_urlencode(s: &str) -> String {
 mod tests {
     use super::*;
 
-    // The spec's derived example (§4.3) abbreviates the documented package ("4110d6…"), so it
-    // cannot be reproduced. This full example uses the same key, appId, nonceStr and timeStamp
-    // with a complete package. Cross-checked independently with:
+    // The spec's derived example (§4.3, paySign 89d724e4753f4400574062e016f012af) abbreviates
+    // the documented package ("sign=4110d6…"), and the spec gives no full package, so it
+    // cannot be reproduced. (The full-looking package seen elsewhere, with
+    // "sign=4110d649a5aef52dd6b95654ddf91ca7d5411ac159ace4e1a766b2d3f5ce28ef", gives
+    // 359d7fa45585c4223ef0faa26d191b54 with these inputs, not the spec's value: it is not the
+    // package the spec computed with.) This full example uses the same key, appId, nonceStr
+    // and timeStamp with a complete package. Cross-checked independently with:
     //
     //   python3 -c 'import hashlib,urllib.parse as u; p=u.quote_plus(PACKAGE, safe="-_.");
     //     print(p); print(hashlib.md5(("appId=wxd27ebc41b85ce36d&nonceStr=Ww213sdad&package="
