@@ -152,7 +152,8 @@ struct SendArgs {
 struct RetryArg {
     /// This billno was sent before and its outcome is unknown (an earlier run exited 3):
     /// that attempt may have paid, so a refusal now is checked with gethbinfo and, unless
-    /// the record settles it, exits 3 (unknown), never 4.
+    /// the record settles it, exits 3 (unknown), not 4; only SEND_FAILED, which speaks for
+    /// every attempt of the billno, still exits 4.
     #[arg(long)]
     retry: bool,
 }
