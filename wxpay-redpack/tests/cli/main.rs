@@ -988,16 +988,7 @@ async fn a_batch_killed_midway_resumes_to_exactly_one_packet_per_row() {
     assert_eq!(resumed["sent"]["count"], 300);
     assert_eq!(resumed["sent"]["amount"], "300.00");
     assert_eq!(status["verdict"], "all_sent");
-    let conn = rusqlite::Connection::open(&journal).unwrap();
-    let mut billnos: Vec<String> = conn
-        .prepare("SELECT mch_billno FROM rows")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    billnos.sort();
-    assert_eq!(s.packets(), billnos);
+    assert_eq!(s.packets(), journal_billnos(&journal));
     let report = s.mock.invariants();
     assert!(report.ok, "{:?}", report.violations);
 }
@@ -1206,16 +1197,7 @@ async fn a_batch_resumed_with_an_edited_merchant_file_is_refused_naming_the_fiel
     assert_eq!(journal_after, before, "the journal is unchanged");
     assert_eq!(resumed["created"], false);
     assert_eq!(resumed["verdict"], "all_sent");
-    let conn = rusqlite::Connection::open(&journal).unwrap();
-    let mut billnos: Vec<String> = conn
-        .prepare("SELECT mch_billno FROM rows")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    billnos.sort();
-    assert_eq!(s.packets(), billnos);
+    assert_eq!(s.packets(), journal_billnos(&journal));
     assert!(s.mock.invariants().ok);
 }
 
@@ -1239,4 +1221,18 @@ fn the_help_documents_the_exit_codes_and_every_command() {
     }
     let usage = bare(Path::new(".")).arg("frobnicate").output().unwrap();
     assert_eq!(usage.status.code(), Some(2));
+}
+
+/// Every billno of a campaign journal, sorted.
+fn journal_billnos(journal: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(journal).unwrap();
+    let mut billnos: Vec<String> = conn
+        .prepare("SELECT mch_billno FROM rows")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    billnos.sort();
+    billnos
 }
