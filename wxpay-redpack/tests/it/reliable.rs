@@ -238,11 +238,7 @@ async fn a_rejection_after_an_unknown_attempt_is_checked_with_a_query() {
         ),
         "{outcome:?}"
     );
-    let order: Vec<String> = requests(&server)
-        .await
-        .iter()
-        .map(|r| r.url.path().to_owned())
-        .collect();
+    let order = paths(&server).await;
     assert_eq!(order, [SEND, QUERY, SEND, QUERY]);
 }
 
@@ -280,11 +276,7 @@ async fn a_refusal_after_an_unknown_attempt_that_no_query_settles_stays_unknown(
     assert_eq!(*class, HandlingClass::D);
     assert!(earlier.contains("504"), "{earlier}");
     assert!(!outcome.allows_new_billno());
-    let order: Vec<String> = requests(&server)
-        .await
-        .iter()
-        .map(|r| r.url.path().to_owned())
-        .collect();
+    let order = paths(&server).await;
     assert_eq!(order, [SEND, QUERY, SEND, QUERY]);
 }
 
@@ -344,11 +336,7 @@ async fn a_resend_after_an_earlier_unknown_checks_a_refusal_with_a_query() {
                 "{outcome:?}"
             );
         }
-        let order: Vec<String> = requests(&server)
-            .await
-            .iter()
-            .map(|r| r.url.path().to_owned())
-            .collect();
+        let order = paths(&server).await;
         assert_eq!(order, [SEND, QUERY]);
     }
 }
@@ -494,6 +482,15 @@ async fn an_invalid_policy_or_request_sends_nothing() {
     assert!(matches!(policy_error, Error::Policy { .. }));
     assert_eq!(request_error.field(), Some("total_num"));
     assert!(requests(&server).await.is_empty());
+}
+
+/// The path of every request the server received, in order.
+async fn paths(server: &MockServer) -> Vec<String> {
+    requests(server)
+        .await
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect()
 }
 
 fn success_for(body: &Bytes) -> Response {
