@@ -363,6 +363,26 @@ struct CommitFault {
     fired: bool,
 }
 
+/// The body with every `\r\n` and lone `\r` read as `\n`, as every XML parser does before
+/// anything else (XML 1.0 §2.11), CDATA sections included: the signature is then checked
+/// over the text a real server's parser sees. The body itself when it has no `\r`.
+fn normalize_line_breaks(body: bytes::Bytes) -> bytes::Bytes {
+    if !body.contains(&b'\r') {
+        return body;
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut bytes = body.iter().copied().peekable();
+    while let Some(b) = bytes.next() {
+        if b == b'\r' {
+            out.push(b'\n');
+            bytes.next_if_eq(&b'\n');
+        } else {
+            out.push(b);
+        }
+    }
+    bytes::Bytes::from(out)
+}
+
 /// Handles one request to `api`.
 pub(crate) async fn handle(
     shared: &Arc<Shared>,
@@ -377,6 +397,7 @@ pub(crate) async fn handle(
         let mut inner = shared.lock();
         (inner.faults.draw(api), inner.clock.now_ms())
     };
+    let body = body.map(normalize_line_breaks);
     let raw = match &body {
         Ok(bytes) => RawMessage::parse(bytes),
         Err(()) => Err(wxpay_proto::Error::Xml(wxpay_proto::XmlError::TooLarge {

@@ -676,6 +676,38 @@ async fn amounts_outside_the_ranges_are_money_limit_and_scenes_must_be_enabled()
 }
 
 #[tokio::test]
+async fn line_breaks_are_read_as_an_xml_parser_reads_them_before_the_signature_is_checked() {
+    // Arrange: a wishing sent with CRLF and a lone CR. An XML parser reads both as LF (XML
+    // 1.0 §2.11), so a signature over the LF text is right and one over the CRLF text is not.
+    let mock = start().await;
+    let m = Merchant::default_of(&mock);
+    let body = |billno: &str, signed_wishing: &str| {
+        let mut fields = normal_fields(&m, billno);
+        set(&mut fields, "wishing", signed_wishing);
+        signed_xml(&m, fields, None).replace("元宵\n节\n快乐", "元宵\r\n节\r快乐")
+    };
+
+    // Act
+    let over_lf = m
+        .client
+        .answer(SEND, body("crlf1", "祝您元宵\n节\n快乐"))
+        .await;
+    let over_crlf = m
+        .client
+        .answer(SEND, {
+            let mut fields = normal_fields(&m, "crlf2");
+            set(&mut fields, "wishing", "祝您元宵\r\n节\r快乐");
+            signed_xml(&m, fields, None)
+        })
+        .await;
+
+    // Assert
+    assert_eq!(over_lf.code(), "SUCCESS", "{}", over_lf.body);
+    assert_fail(&over_crlf, "SIGN_ERROR");
+    assert_eq!(mock.ledger().packet_count(), 1);
+}
+
+#[tokio::test]
 async fn a_scene_id_other_than_the_eight_products_is_a_scene_not_enabled() {
     // Arrange: every scene enabled (the default).
     let mock = start_with(MockServer::builder()).await;
