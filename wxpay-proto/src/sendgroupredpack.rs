@@ -83,8 +83,8 @@ send_api_request!(
 
 fn validate(r: &Request) -> Result<(), Error> {
     validate_except_scene(r)?;
-    // Nothing for a group (see `SendApiRequest::check_scene_required`); called so that every
-    // send request validates the same way.
+    // For a group only that a given scene is one of the eight: none is required (see
+    // `SendApiRequest::check_scene_required`).
     SendApiRequest::check_scene_required(r)
 }
 
