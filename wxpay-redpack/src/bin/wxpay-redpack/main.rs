@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use wxpay_proto::rules::SendKind;
 use wxpay_proto::{ActName, Fen, MchBillno, OpenId, Remark, SceneId, SendName, Wishing};
 use wxpay_redpack::campaign::{
     Campaign, CampaignError, CampaignFile, DEFAULT_CONCURRENCY, DEFAULT_RATE_PER_MINUTE,
@@ -28,9 +29,6 @@ use crate::output::{Output, Progress};
 
 /// The environment variable that may hold the API key instead of the merchant file.
 const API_KEY_VAR: &str = "WXPAY_API_KEY";
-
-/// The API name of a mini-program send.
-const MINI_API: &str = "sendminiprogramhb";
 
 /// The `send_name` when neither `--send-name` nor the merchant file gives one.
 const DEFAULT_SEND_NAME: &str = "wxpay-redpack";
@@ -502,7 +500,7 @@ async fn send(
         client.send_reliably(request, &policy).await
     }
     .map_err(request_failure)?;
-    let mini = request.api_name() == MINI_API;
+    let mini = request.kind() == SendKind::MiniProgram;
     let biz = match &outcome {
         SendOutcome::Sent { package, .. } if mini => Some(
             package

@@ -78,7 +78,7 @@ impl Output {
     ) {
         let billno = request.mch_billno().as_str();
         let amount = request.total_amount();
-        let mini = request.api_name() == crate::MINI_API;
+        let mini = request.kind() == wxpay_proto::rules::SendKind::MiniProgram;
         if self.json {
             let mut value = json!({
                 "api": request.api_name(),
