@@ -363,24 +363,13 @@ struct CommitFault {
     fired: bool,
 }
 
-/// The body with every `\r\n` and lone `\r` read as `\n`, as every XML parser does before
-/// anything else (XML 1.0 §2.11), CDATA sections included: the signature is then checked
-/// over the text a real server's parser sees. The body itself when it has no `\r`.
+/// The body as any XML parser reads it (XML 1.0 §2.11: `\r\n` and `\r` as `\n`), so that
+/// the signature is checked over the text a real server's parser sees.
 fn normalize_line_breaks(body: bytes::Bytes) -> bytes::Bytes {
-    if !body.contains(&b'\r') {
-        return body;
+    match wxpay_proto::normalize_line_breaks(&body) {
+        std::borrow::Cow::Borrowed(_) => body,
+        std::borrow::Cow::Owned(normalized) => bytes::Bytes::from(normalized),
     }
-    let mut out = Vec::with_capacity(body.len());
-    let mut bytes = body.iter().copied().peekable();
-    while let Some(b) = bytes.next() {
-        if b == b'\r' {
-            out.push(b'\n');
-            bytes.next_if_eq(&b'\n');
-        } else {
-            out.push(b);
-        }
-    }
-    bytes::Bytes::from(out)
 }
 
 /// Handles one request to `api`.

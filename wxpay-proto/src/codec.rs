@@ -1032,6 +1032,29 @@ impl XmlWriter {
     }
 }
 
+/// A document with every `\r\n` and lone `\r` read as `\n`, as XML 1.0 §2.11 asks of every
+/// parser before anything else (CDATA sections included); borrowed when it has no `\r`.
+///
+/// [`RawMessage::parse`] borrows its texts from the bytes it is given and does not do this
+/// itself: call it first where the texts must be what any XML parser reads, such as a server
+/// checking a request's signature over them.
+pub fn normalize_line_breaks(document: &[u8]) -> Cow<'_, [u8]> {
+    if !document.contains(&b'\r') {
+        return Cow::Borrowed(document);
+    }
+    let mut out = Vec::with_capacity(document.len());
+    let mut bytes = document.iter().copied().peekable();
+    while let Some(b) = bytes.next() {
+        if b == b'\r' {
+            out.push(b'\n');
+            bytes.next_if_eq(&b'\n');
+        } else {
+            out.push(b);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// Encodes `(name, text)` pairs as a document, in the order given: `<xml>`, each value in
 /// CDATA (`]]>` split, characters XML cannot carry replaced by U+FFFD), `</xml>`.
 ///

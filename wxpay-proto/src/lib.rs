@@ -112,7 +112,7 @@ pub mod sendgroupredpack;
 pub mod sendminiprogramhb;
 pub mod sendredpack;
 
-pub use codec::{DecodeLimits, RawMessage, RawValue, encode_text_fields};
+pub use codec::{DecodeLimits, RawMessage, RawValue, encode_text_fields, normalize_line_breaks};
 pub use enums::{
     AmtType, BillType, ErrCode, HandlingClass, HbType, NotifyWay, ResultCode, ReturnCode, SceneId,
     SendType, Status,

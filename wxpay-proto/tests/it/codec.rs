@@ -573,3 +573,24 @@ fn an_encoding_other_than_utf8_or_a_late_declaration_is_refused() {
         );
     }
 }
+
+/// XML 1.0 §2.11: `\r\n` and a lone `\r` are read as `\n`, in CDATA too; a document without
+/// `\r` is borrowed as it is.
+#[test]
+fn line_breaks_are_normalised_as_every_xml_parser_does() {
+    // Arrange
+    let crlf = "<xml>\r\n<a><![CDATA[x\r\ny\rz\r\r\n]]></a>\r</xml>\r\n";
+    let plain = "<xml><a>x\ny</a></xml>";
+
+    // Act
+    let normalized = wxpay_proto::normalize_line_breaks(crlf.as_bytes());
+    let untouched = wxpay_proto::normalize_line_breaks(plain.as_bytes());
+
+    // Assert
+    assert_eq!(
+        normalized.as_ref(),
+        b"<xml>\n<a><![CDATA[x\ny\nz\n\n]]></a>\n</xml>\n"
+    );
+    assert!(matches!(untouched, std::borrow::Cow::Borrowed(_)));
+    assert_eq!(untouched.as_ref(), plain.as_bytes());
+}
